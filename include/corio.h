@@ -1,0 +1,17 @@
+/* corio.h - the one public header of corio.
+ *
+ * corio runs stackful coroutines on N worker threads that steal work from
+ * each other, with io_uring carrying every wait for I/O and time.  Every
+ * function returns >= 0 on success and a negative errno value on failure.
+ * This header compiles as C11 and as C++17/20.
+ */
+#ifndef CORIO_H
+#define CORIO_H
+
+#define CORIO_VERSION_MAJOR 0
+#define CORIO_VERSION_MINOR 1
+#define CORIO_VERSION_PATCH 0
+
+#include "corio/coro.h"
+
+#endif

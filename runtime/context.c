@@ -1,0 +1,196 @@
+/* runtime/context.c - the stack switch, and the only caller of fcontext.
+ *
+ * Each switch passes a `struct sw` that lives on the suspending side's
+ * stack (it stays valid while that side is suspended).  The side that
+ * resumes reads it in arrived(): it stores the suspended side's fcontext,
+ * finishes the sanitizer fiber switch, updates the thread's current
+ * context, and then runs the `after` hook.  Because the hook runs only once
+ * the suspended side's fcontext is stored, a hook that publishes "this
+ * context may be resumed" can never let another thread jump to a stale
+ * stack pointer (DESIGN trap 2, Go's gopark(unlockf)).
+ *
+ * Sanitizers (DESIGN trap 8):
+ *   ASan: __sanitizer_start_switch_fiber(&from->asan_fake, to bounds) before
+ *         each jump, __sanitizer_finish_switch_fiber(self->asan_fake) after;
+ *         NULL save on the final exit so the fake stack is freed, NULL
+ *         restore on first entry.
+ *   TSan: __tsan_switch_to_fiber(to, 0) immediately before each jump; flag
+ *         0 keeps the happens-before edge a hand-off implies.
+ *   valgrind: stacks are registered in runtime/stack.c.
+ */
+#define _GNU_SOURCE 1
+#include "runtime/context.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/fcontext.h"
+#include "runtime/panic.h"
+
+#if defined(CORIO_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(CORIO_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+struct sw {
+    corio__ctx *from;
+    corio__ctx *to;
+    corio__after_fn after;
+    void *arg;
+};
+
+/* initial-exec: the overflow signal handler reads it, and the TLS block of a
+ * library loaded at start-up is static anyway. */
+static __thread corio__thread *tls_thread __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+static void thread_destroy(void *p) {
+    corio__thread *t = p;
+    corio__stack_thread_fini();
+    tls_thread = NULL;
+    free(t);
+}
+
+static void make_key(void) {
+    if (pthread_key_create(&thread_key, thread_destroy) != 0)
+        corio__panic(__func__, "pthread_key_create failed", 0);
+}
+
+static corio__thread *thread_init(void) {
+    pthread_once(&thread_key_once, make_key);
+    corio__thread *t = calloc(1, sizeof *t);
+    if (t == NULL) corio__panic(__func__, "out of memory for per-thread state", 0);
+    t->root.kind = CORIO__CTX_ROOT;
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        void *lo = NULL;
+        size_t sz = 0;
+        pthread_attr_getstack(&a, &lo, &sz);
+        t->root.stack_lo = lo;
+        t->root.stack_size = sz;
+        pthread_attr_destroy(&a);
+    }
+#if defined(CORIO_TSAN)
+    t->root.tsan_fiber = __tsan_get_current_fiber();
+#endif
+    t->current = &t->root;
+    tls_thread = t;
+    pthread_setspecific(thread_key, t);
+    corio__stack_thread_init();
+    return t;
+}
+
+/* noinline + the asm barrier: the compiler must not keep the TLS address
+ * from before a switch (trap 1).  noipa (gcc) also stops it from deducing
+ * that the function has no side effects. */
+#if defined(__clang__)
+__attribute__((noinline))
+#else
+__attribute__((noinline, noipa))
+#endif
+corio__thread *corio__thread_get(void) {
+    corio__thread *t = tls_thread;
+    if (__builtin_expect(t == NULL, 0)) t = thread_init();
+    __asm__ volatile("" : "+r"(t));
+    return t;
+}
+
+#if defined(__clang__)
+__attribute__((noinline))
+#else
+__attribute__((noinline, noipa))
+#endif
+corio__thread *corio__thread_peek(void) {
+    corio__thread *t = tls_thread;
+    __asm__ volatile("" : "+r"(t));
+    return t;
+}
+
+/* Runs on the resumed side right after a jump lands there. */
+static void arrived(transfer_t t, corio__ctx *self, int first) {
+    struct sw *s = t.data;
+    corio__ctx *from = s->from;
+    corio__after_fn after = s->after;
+    void *arg = s->arg;
+    from->fctx = t.fctx;
+#if defined(CORIO_ASAN)
+    __sanitizer_finish_switch_fiber(first ? NULL : self->asan_fake, NULL, NULL);
+#else
+    (void)first;
+#endif
+    corio__thread_get()->current = self;
+    if (after != NULL) after(arg);
+}
+
+static void trampoline(transfer_t t) {
+    struct sw *s = t.data;
+    corio__ctx *self = s->to;
+    arrived(t, self, 1);
+    self->entry(self);
+    corio__panic(__func__, "context entry returned", self->id);
+}
+
+void corio__ctx_make(corio__ctx *c, corio__stack *s, corio__ctx_entry entry,
+                     unsigned kind, uint64_t id) {
+    memset(c, 0, sizeof *c);
+    c->stack = s;
+    c->stack_lo = s->lo;
+    c->stack_size = s->size;
+    c->entry = entry;
+    c->kind = kind;
+    c->id = id;
+    c->fctx = make_fcontext(s->lo + s->size, s->size, trampoline);
+#if defined(CORIO_TSAN)
+    c->tsan_fiber = __tsan_create_fiber(0);
+#endif
+}
+
+void corio__ctx_release(corio__ctx *c) {
+#if defined(CORIO_TSAN)
+    if (c->tsan_fiber != NULL) __tsan_destroy_fiber(c->tsan_fiber);
+    c->tsan_fiber = NULL;
+#endif
+    if (c->stack != NULL) corio__stack_put(c->stack);
+    c->stack = NULL;
+    c->fctx = NULL;
+}
+
+static inline void before_jump(corio__ctx *from, corio__ctx *to, int final) {
+    if (from->stack != NULL && from->stack->guard == CORIO__GUARD_CANARY)
+        corio__stack_check(from->stack, from->kind == CORIO__CTX_TASK ? "task" : "coroutine",
+                           from->id);
+#if defined(CORIO_ASAN)
+    __sanitizer_start_switch_fiber(final ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
+#else
+    (void)final;
+#endif
+#if defined(CORIO_TSAN)
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    (void)to;
+}
+
+void corio__ctx_switch(corio__ctx *from, corio__ctx *to, corio__after_fn after, void *arg) {
+    struct sw s = {from, to, after, arg};
+    CORIO_ASSERT(to->fctx != NULL, "switch to a context that is not suspended", to->id);
+    before_jump(from, to, 0);
+    void *target = to->fctx;
+    to->fctx = NULL; /* running now; a second resume would trip the assert */
+    transfer_t t = jump_fcontext(target, &s);
+    arrived(t, from, 0);
+}
+
+void corio__ctx_exit(corio__ctx *from, corio__ctx *to, corio__after_fn after, void *arg) {
+    struct sw s = {from, to, after, arg};
+    CORIO_ASSERT(to->fctx != NULL, "exit to a context that is not suspended", to->id);
+    before_jump(from, to, 1);
+    void *target = to->fctx;
+    to->fctx = NULL;
+    jump_fcontext(target, &s);
+    corio__panic(__func__, "a finished context was resumed", from->id);
+}

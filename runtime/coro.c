@@ -1,0 +1,199 @@
+/* runtime/coro.c - coroutine and generator semantics on top of
+ * runtime/context.c: create (primed), send, next, throw, close, destroy.
+ *
+ * Ownership rule: a coroutine is resumed only by whoever wins the CAS of its
+ * state from CREATED/SUSPENDED to RUNNING.  That resumer alone touches its
+ * fields until it stores SUSPENDED or FINISHED again (release), *after* the
+ * switch back, i.e. after the coroutine's stack pointer was saved.  So a
+ * second resumer on another thread gets -EBUSY instead of jumping to a
+ * stack that is still in use (the crash of seed slide 90), and a resumer in
+ * the coroutine's own chain gets -EDEADLK (slide 91).
+ */
+#include "runtime/coro.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "runtime/panic.h"
+
+static _Atomic uint64_t next_id = 1; /* relaxed: only uniqueness matters */
+
+static void coro_entry(corio__ctx *self) {
+    corio_coro *co = (corio_coro *)self;
+    void *r = co->fn(co->arg);
+    co->transfer = r;
+    co->returned = true;
+    /* co->caller is whoever resumed us last; it frees our stack. */
+    corio__ctx_exit(self, co->caller, NULL, NULL);
+}
+
+/* Is `co` on the chain of contexts the caller is running in? */
+static bool in_my_chain(const corio_coro *co) {
+    const corio__ctx *c = corio__thread_get()->current;
+    while (c != NULL && c->kind == CORIO__CTX_CORO) {
+        if (c == &co->ctx) return true;
+        c = ((const corio_coro *)c)->caller;
+    }
+    return false;
+}
+
+static int acquire(corio_coro *co, int *prev) {
+    /* acquire on success: pairs with the release store that ended the last
+     * resume, so we see the coroutine's saved context and data. */
+    int st = atomic_load_explicit(&co->state, memory_order_acquire);
+    for (;;) {
+        if (st == CORIO_CORO_FINISHED) return -EPIPE;
+        if (st == CORIO_CORO_RUNNING) return in_my_chain(co) ? -EDEADLK : -EBUSY;
+        if (atomic_compare_exchange_weak_explicit(&co->state, &st, CORIO_CORO_RUNNING,
+                                                  memory_order_acq_rel, memory_order_acquire))
+            break;
+    }
+    *prev = st;
+    return 0;
+}
+
+static void finish(corio_coro *co, void *result) {
+    corio__ctx_release(&co->ctx);
+    co->transfer = result;
+    co->returned = true;
+    /* release: pairs with the acquire in acquire()/corio_coro_result(). */
+    atomic_store_explicit(&co->state, CORIO_CORO_FINISHED, memory_order_release);
+}
+
+static int resume(corio_coro *co, int code, void *value, void **out) {
+    if (co == NULL) return -EINVAL;
+    int prev;
+    int r = acquire(co, &prev);
+    if (r < 0) return r;
+    if (prev == CORIO_CORO_CREATED && code != 0) {
+        /* throw/close before the body ever ran: it ends without running. */
+        finish(co, NULL);
+        if (out != NULL) *out = NULL;
+        return CORIO_FINISHED;
+    }
+    corio__ctx *me = corio__thread_get()->current;
+    co->caller = me;
+    co->code = code;
+    co->transfer = value;
+    corio__ctx_switch(me, &co->ctx, NULL, NULL);
+    /* Back: it yielded or returned.  We may be on another thread now if our
+     * chain was suspended by the scheduler meanwhile; nothing cached. */
+    void *v = co->transfer;
+    if (out != NULL) *out = v;
+    if (co->returned) {
+        finish(co, v);
+        return CORIO_FINISHED;
+    }
+    /* release: publishes the saved context to the next resumer. */
+    atomic_store_explicit(&co->state, CORIO_CORO_SUSPENDED, memory_order_release);
+    return CORIO_YIELDED;
+}
+
+static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_coro_opts *opts,
+                  bool prime) {
+    if (out == NULL || fn == NULL) return -EINVAL;
+    size_t size = opts != NULL ? opts->stack_size : 0;
+    if (size > CORIO_STACK_MAX) return -EINVAL;
+    corio_coro *co = calloc(1, sizeof *co);
+    if (co == NULL) return -ENOMEM;
+    corio__stack *s;
+    int r = corio__stack_get(size, &s);
+    if (r < 0) {
+        free(co);
+        return r;
+    }
+    uint64_t id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+    corio__ctx_make(&co->ctx, s, coro_entry, CORIO__CTX_CORO, id);
+    co->fn = fn;
+    co->arg = arg;
+    co->name = opts != NULL ? opts->name : NULL;
+    atomic_init(&co->state, CORIO_CORO_CREATED);
+    if (prime) {
+        r = resume(co, 0, NULL, NULL);
+        if (r < 0) corio__panic(__func__, "priming a fresh coroutine failed", id);
+    }
+    *out = co;
+    return 0;
+}
+
+int corio_coro_create(corio_coro **co, corio_coro_fn fn, void *arg, const corio_coro_opts *opts) {
+    return create(co, fn, arg, opts, true);
+}
+
+int corio_gen_create(corio_coro **gen, corio_coro_fn fn, void *arg,
+                     const corio_coro_opts *opts) {
+    return create(gen, fn, arg, opts, false);
+}
+
+int corio_coro_send(corio_coro *co, void *value, void **out) {
+    return resume(co, 0, value, out);
+}
+
+int corio_gen_next(corio_coro *gen, void **item) {
+    void *v;
+    int r = resume(gen, 0, NULL, &v);
+    if (r == CORIO_YIELDED) {
+        if (item != NULL) *item = v;
+        return 1;
+    }
+    return r == CORIO_FINISHED ? 0 : r;
+}
+
+int corio_coro_throw(corio_coro *co, int err, void **out) {
+    if (err >= 0 || err == -ECANCELED) return -EINVAL;
+    return resume(co, err, NULL, out);
+}
+
+int corio_coro_close(corio_coro *co) {
+    if (co == NULL) return -EINVAL;
+    int r = resume(co, -ECANCELED, NULL, NULL);
+    if (r == CORIO_FINISHED || r == -EPIPE) return 0;
+    if (r == CORIO_YIELDED) return -EPROTO; /* it ignored the close */
+    return r;
+}
+
+int corio_coro_destroy(corio_coro *co) {
+    if (co == NULL) return 0;
+    int st = atomic_load_explicit(&co->state, memory_order_acquire);
+    if (st == CORIO_CORO_RUNNING) return -EBUSY;
+    int r = 0;
+    if (st != CORIO_CORO_FINISHED) {
+        r = corio_coro_close(co);
+        if (r == -EBUSY || r == -EDEADLK) return r;
+        if (atomic_load_explicit(&co->state, memory_order_acquire) != CORIO_CORO_FINISHED)
+            corio__ctx_release(&co->ctx); /* refused to close: abandon its frames */
+    }
+    free(co);
+    return r;
+}
+
+int corio_coro_state(const corio_coro *co) {
+    if (co == NULL) return -EINVAL;
+    return atomic_load_explicit(&((corio_coro *)co)->state, memory_order_acquire);
+}
+
+int corio_coro_result(const corio_coro *co, void **out) {
+    if (co == NULL) return -EINVAL;
+    if (atomic_load_explicit(&((corio_coro *)co)->state, memory_order_acquire) !=
+        CORIO_CORO_FINISHED)
+        return -EAGAIN;
+    if (out != NULL) *out = co->transfer;
+    return 0;
+}
+
+uint64_t corio_coro_id(const corio_coro *co) { return co != NULL ? co->ctx.id : 0; }
+
+int corio_coro_yield(void *value, void **in) {
+    corio__ctx *me = corio__thread_get()->current;
+    if (me->kind != CORIO__CTX_CORO) return -EPERM;
+    corio_coro *co = (corio_coro *)me;
+    co->transfer = value;
+    corio__ctx_switch(me, co->caller, NULL, NULL);
+    if (in != NULL) *in = co->transfer;
+    return co->code;
+}
+
+corio_coro *corio_coro_self(void) {
+    corio__ctx *me = corio__thread_get()->current;
+    return me->kind == CORIO__CTX_CORO ? (corio_coro *)me : NULL;
+}
