@@ -15,7 +15,8 @@
  *         NULL save on the final exit so the fake stack is freed, NULL
  *         restore on first entry.
  *   TSan: __tsan_switch_to_fiber(to, 0) immediately before each jump; flag
- *         0 keeps the happens-before edge a hand-off implies.
+ *         0 keeps the happens-before edge a hand-off implies.  Fibers are
+ *         recycled (see tsan_fiber_get).
  *   valgrind: stacks are registered in runtime/stack.c.
  */
 #define _GNU_SOURCE 1
@@ -33,6 +34,43 @@
 #endif
 #if defined(CORIO_TSAN)
 #include <sanitizer/tsan_interface.h>
+#endif
+
+#if defined(CORIO_TSAN)
+/* TSan fibers are recycled, never destroyed: clang 14's
+ * __tsan_destroy_fiber, called for a fiber that ended with a final switch
+ * (its shadow call stack never unwound), corrupts the calling thread's
+ * state and crashes later in an unrelated interceptor.  Keeping a free list
+ * bounds the fibers at the peak number of live contexts.  The cost: a new
+ * context on a recycled fiber inherits the old one's happens-before edges,
+ * which can only hide a race between a finished context and a new one. */
+static pthread_mutex_t fiber_lock = PTHREAD_MUTEX_INITIALIZER;
+static void **fiber_free;
+static size_t fiber_len, fiber_cap;
+
+static void *tsan_fiber_get(void) {
+    void *f = NULL;
+    pthread_mutex_lock(&fiber_lock);
+    if (fiber_len > 0) f = fiber_free[--fiber_len];
+    pthread_mutex_unlock(&fiber_lock);
+    return f != NULL ? f : __tsan_create_fiber(0);
+}
+
+static void tsan_fiber_put(void *f) {
+    pthread_mutex_lock(&fiber_lock);
+    if (fiber_len == fiber_cap) {
+        size_t cap = fiber_cap ? 2 * fiber_cap : 256;
+        void **n = realloc(fiber_free, cap * sizeof *n);
+        if (n == NULL) {
+            pthread_mutex_unlock(&fiber_lock);
+            return; /* dropped: TSan keeps it; only memory is lost */
+        }
+        fiber_free = n;
+        fiber_cap = cap;
+    }
+    fiber_free[fiber_len++] = f;
+    pthread_mutex_unlock(&fiber_lock);
+}
 #endif
 
 struct sw {
@@ -146,13 +184,13 @@ void corio__ctx_make(corio__ctx *c, corio__stack *s, corio__ctx_entry entry,
     c->id = id;
     c->fctx = make_fcontext(s->lo + s->size, s->size, trampoline);
 #if defined(CORIO_TSAN)
-    c->tsan_fiber = __tsan_create_fiber(0);
+    c->tsan_fiber = tsan_fiber_get();
 #endif
 }
 
 void corio__ctx_release(corio__ctx *c) {
 #if defined(CORIO_TSAN)
-    if (c->tsan_fiber != NULL) __tsan_destroy_fiber(c->tsan_fiber);
+    if (c->tsan_fiber != NULL) tsan_fiber_put(c->tsan_fiber);
     c->tsan_fiber = NULL;
 #endif
     if (c->stack != NULL) corio__stack_put(c->stack);
@@ -160,7 +198,10 @@ void corio__ctx_release(corio__ctx *c) {
     c->fctx = NULL;
 }
 
-static inline void before_jump(corio__ctx *from, corio__ctx *to, int final) {
+/* Always inlined: after __tsan_switch_to_fiber, returning from an
+ * instrumented function would pop the *target* fiber's shadow call stack. */
+__attribute__((always_inline)) static inline void before_jump(corio__ctx *from, corio__ctx *to,
+                                                               int final) {
     if (from->stack != NULL && from->stack->guard == CORIO__GUARD_CANARY)
         corio__stack_check(from->stack, from->kind == CORIO__CTX_TASK ? "task" : "coroutine",
                            from->id);
@@ -185,6 +226,13 @@ void corio__ctx_switch(corio__ctx *from, corio__ctx *to, corio__after_fn after, 
     arrived(t, from, 0);
 }
 
+/* Not ASan-instrumented: with detect_stack_use_after_return, `s` would live
+ * on this fiber's fake stack, which the final start_switch_fiber(NULL)
+ * frees before the resumed side reads it.  On the real stack it stays
+ * valid until the context is released. */
+#if defined(CORIO_ASAN)
+__attribute__((no_sanitize("address")))
+#endif
 void corio__ctx_exit(corio__ctx *from, corio__ctx *to, corio__after_fn after, void *arg) {
     struct sw s = {from, to, after, arg};
     CORIO_ASSERT(to->fctx != NULL, "exit to a context that is not suspended", to->id);

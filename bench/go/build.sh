@@ -1,0 +1,31 @@
+#!/bin/sh
+# Build the Go side of the scheduler benchmark, offline.
+#
+#   bench/go/build.sh OUTDIR      -> OUTDIR/sched
+#
+# Standard library only: modules and the module proxy are switched off, so
+# no network access is needed. The build cache lives under <repo>/build
+# unless GOCACHE is already set. Prints nothing on success.
+set -eu
+
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+    echo "usage: $0 OUTDIR" >&2
+    exit 2
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+    echo "$0: 'go' not found in PATH; install Go (e.g. Debian's golang-go) to build the Go scheduler benchmark" >&2
+    exit 1
+fi
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+
+GOCACHE=${GOCACHE:-$root/build/go-cache}
+export GOCACHE
+export GO111MODULE=off GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GOTELEMETRY=off CGO_ENABLED=0
+
+cd "$here"
+exec go build -o "$out/sched" sched.go
