@@ -1,10 +1,12 @@
 /* runtime/context.c - the stack switch, and the only caller of fcontext.
  *
- * Each switch passes a `struct sw` that lives on the suspending side's
- * stack (it stays valid while that side is suspended).  The side that
- * resumes reads it in arrived(): it stores the suspended side's fcontext,
+ * Each switch passes a `struct corio__sw` that lives on the suspending
+ * side's stack (it stays valid while that side is suspended).  The side
+ * that resumes reads it in corio__ctx_arrived(): it stores the suspended side's fcontext,
  * finishes the sanitizer fiber switch, updates the thread's current
- * context, and then runs the `after` hook.  Because the hook runs only once
+ * context, and then runs the `after` hook.  The switch itself is inlined
+ * from context.h into its callers: each function level between a caller
+ * and jump_fcontext costs a mispredicted return after every switch.  Because the hook runs only once
  * the suspended side's fcontext is stored, a hook that publishes "this
  * context may be resumed" can never let another thread jump to a stale
  * stack pointer (DESIGN trap 2, Go's gopark(unlockf)).
@@ -26,15 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/fcontext.h"
 #include "runtime/panic.h"
-
-#if defined(CORIO_ASAN)
-#include <sanitizer/common_interface_defs.h>
-#endif
-#if defined(CORIO_TSAN)
-#include <sanitizer/tsan_interface.h>
-#endif
 
 #if defined(CORIO_TSAN)
 /* TSan fibers are recycled, never destroyed: clang 14's
@@ -73,16 +67,10 @@ static void tsan_fiber_put(void *f) {
 }
 #endif
 
-struct sw {
-    corio__ctx *from;
-    corio__ctx *to;
-    corio__after_fn after;
-    void *arg;
-};
-
 /* initial-exec: the overflow signal handler reads it, and the TLS block of a
  * library loaded at start-up is static anyway. */
-static __thread corio__thread *tls_thread __attribute__((tls_model("initial-exec")));
+__thread corio__thread *corio__tls_thread __attribute__((tls_model("initial-exec")));
+#define tls_thread corio__tls_thread
 
 static pthread_key_t thread_key;
 static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
@@ -149,26 +137,10 @@ corio__thread *corio__thread_peek(void) {
     return t;
 }
 
-/* Runs on the resumed side right after a jump lands there. */
-static void arrived(transfer_t t, corio__ctx *self, int first) {
-    struct sw *s = t.data;
-    corio__ctx *from = s->from;
-    corio__after_fn after = s->after;
-    void *arg = s->arg;
-    from->fctx = t.fctx;
-#if defined(CORIO_ASAN)
-    __sanitizer_finish_switch_fiber(first ? NULL : self->asan_fake, NULL, NULL);
-#else
-    (void)first;
-#endif
-    corio__thread_get()->current = self;
-    if (after != NULL) after(arg);
-}
-
 static void trampoline(transfer_t t) {
-    struct sw *s = t.data;
+    struct corio__sw *s = t.data;
     corio__ctx *self = s->to;
-    arrived(t, self, 1);
+    corio__ctx_arrived(t, self, 1);
     self->entry(self);
     corio__panic(__func__, "context entry returned", self->id);
 }
@@ -198,34 +170,6 @@ void corio__ctx_release(corio__ctx *c) {
     c->fctx = NULL;
 }
 
-/* Always inlined: after __tsan_switch_to_fiber, returning from an
- * instrumented function would pop the *target* fiber's shadow call stack. */
-__attribute__((always_inline)) static inline void before_jump(corio__ctx *from, corio__ctx *to,
-                                                               int final) {
-    if (from->stack != NULL && from->stack->guard == CORIO__GUARD_CANARY)
-        corio__stack_check(from->stack, from->kind == CORIO__CTX_TASK ? "task" : "coroutine",
-                           from->id);
-#if defined(CORIO_ASAN)
-    __sanitizer_start_switch_fiber(final ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
-#else
-    (void)final;
-#endif
-#if defined(CORIO_TSAN)
-    __tsan_switch_to_fiber(to->tsan_fiber, 0);
-#endif
-    (void)to;
-}
-
-void corio__ctx_switch(corio__ctx *from, corio__ctx *to, corio__after_fn after, void *arg) {
-    struct sw s = {from, to, after, arg};
-    CORIO_ASSERT(to->fctx != NULL, "switch to a context that is not suspended", to->id);
-    before_jump(from, to, 0);
-    void *target = to->fctx;
-    to->fctx = NULL; /* running now; a second resume would trip the assert */
-    transfer_t t = jump_fcontext(target, &s);
-    arrived(t, from, 0);
-}
-
 /* Not ASan-instrumented: with detect_stack_use_after_return, `s` would live
  * on this fiber's fake stack, which the final start_switch_fiber(NULL)
  * frees before the resumed side reads it.  On the real stack it stays
@@ -233,10 +177,11 @@ void corio__ctx_switch(corio__ctx *from, corio__ctx *to, corio__after_fn after, 
 #if defined(CORIO_ASAN)
 __attribute__((no_sanitize("address")))
 #endif
-void corio__ctx_exit(corio__ctx *from, corio__ctx *to, corio__after_fn after, void *arg) {
-    struct sw s = {from, to, after, arg};
+void corio__ctx_exit(corio__thread *t, corio__ctx *from, corio__ctx *to, corio__after_fn after,
+                     void *arg) {
+    struct corio__sw s = {from, to, after, arg, t};
     CORIO_ASSERT(to->fctx != NULL, "exit to a context that is not suspended", to->id);
-    before_jump(from, to, 1);
+    corio__before_jump(from, to, 1);
     void *target = to->fctx;
     to->fctx = NULL;
     jump_fcontext(target, &s);

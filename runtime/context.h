@@ -16,7 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/fcontext.h"
+#include "runtime/panic.h"
 #include "runtime/stack.h"
+
+#if defined(CORIO_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(CORIO_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
 
 enum corio__ctx_kind {
     CORIO__CTX_ROOT = 0, /* a thread's native stack */
@@ -54,6 +63,20 @@ typedef struct corio__thread {
  * a switch: the caller may be on another thread afterwards. */
 corio__thread *corio__thread_get(void);
 
+/* The TLS slot behind corio__thread_get.  Read it directly only through
+ * corio__thread_here(). */
+extern __thread corio__thread *corio__tls_thread __attribute__((tls_model("initial-exec")));
+
+/* Inline fast path of corio__thread_get, for hot functions that read the
+ * thread state *before* their only switch and never after it: a TLS address
+ * computed before a switch may be reused by the compiler after it, when the
+ * context may be on another thread (trap 1).  Anywhere else, use
+ * corio__thread_get(). */
+__attribute__((always_inline)) static inline corio__thread *corio__thread_here(void) {
+    corio__thread *t = corio__tls_thread;
+    return __builtin_expect(t != NULL, 1) ? t : corio__thread_get();
+}
+
 /* This thread's state if it exists, else NULL (async-signal-safe). */
 corio__thread *corio__thread_peek(void);
 
@@ -66,14 +89,77 @@ void corio__ctx_make(corio__ctx *c, corio__stack *s, corio__ctx_entry entry,
  * The context must not be running and must never be resumed again. */
 void corio__ctx_release(corio__ctx *c);
 
-/* Suspend `from` (the running context) and run `to`.  When someone later
- * switches back to `from`, this returns.  `after(arg)`, if not NULL, runs
- * on `to`'s side right after the switch, when `from` is fully saved: the
- * place to publish that `from` may now be resumed by others (trap 2). */
-void corio__ctx_switch(corio__ctx *from, corio__ctx *to, corio__after_fn after, void *arg);
-
 /* Like corio__ctx_switch, for a context that will never run again. */
-__attribute__((noreturn)) void corio__ctx_exit(corio__ctx *from, corio__ctx *to,
+__attribute__((noreturn)) void corio__ctx_exit(corio__thread *t, corio__ctx *from, corio__ctx *to,
                                                corio__after_fn after, void *arg);
+
+/* ---- the switch, inlined into its callers ------------------------------ */
+
+/* Passed from the suspending side to the resuming side of a jump; lives on
+ * the suspending side's stack, valid while that side is suspended. */
+struct corio__sw {
+    corio__ctx *from;
+    corio__ctx *to;
+    corio__after_fn after;
+    void *arg;
+    corio__thread *thread; /* the OS thread of the jump: the lander's too */
+};
+
+/* Runs on the resumed side right after a jump lands there. */
+__attribute__((always_inline)) static inline void corio__ctx_arrived(transfer_t t, corio__ctx *self,
+                                                                     int first) {
+    struct corio__sw *s = t.data;
+    corio__ctx *from = s->from;
+    corio__after_fn after = s->after;
+    void *arg = s->arg;
+    from->fctx = t.fctx;
+#if defined(CORIO_ASAN)
+    __sanitizer_finish_switch_fiber(first ? NULL : self->asan_fake, NULL, NULL);
+#else
+    (void)first;
+#endif
+    /* A jump never changes OS threads, so the jumper's thread is ours: no
+     * TLS access (trap 1 cannot bite through a pointer passed by value). */
+    s->thread->current = self;
+    if (after != NULL) after(arg);
+}
+
+/* Always inlined: after __tsan_switch_to_fiber, returning from an
+ * instrumented function would pop the *target* fiber's shadow call stack. */
+__attribute__((always_inline)) static inline void corio__before_jump(corio__ctx *from,
+                                                                     corio__ctx *to, int final) {
+    if (from->stack != NULL && from->stack->guard == CORIO__GUARD_CANARY)
+        corio__stack_check(from->stack, from->kind == CORIO__CTX_TASK ? "task" : "coroutine",
+                           from->id);
+#if defined(CORIO_ASAN)
+    __sanitizer_start_switch_fiber(final ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
+#else
+    (void)final;
+#endif
+#if defined(CORIO_TSAN)
+    __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+    (void)to;
+}
+
+/* Suspend `from` (the running context on thread `t`) and run `to`.  When
+ * someone later switches back to `from`, this returns, possibly on another
+ * OS thread: callers must not use `t` afterwards.  `after(arg)`, if not
+ * NULL, runs on `to`'s side right after the switch, when `from` is fully
+ * saved: the place to publish that `from` may now be resumed by others
+ * (trap 2). */
+__attribute__((always_inline)) static inline void corio__ctx_switch(corio__thread *t,
+                                                                    corio__ctx *from,
+                                                                    corio__ctx *to,
+                                                                    corio__after_fn after,
+                                                                    void *arg) {
+    struct corio__sw s = {from, to, after, arg, t};
+    CORIO_ASSERT(to->fctx != NULL, "switch to a context that is not suspended", to->id);
+    corio__before_jump(from, to, 0);
+    void *target = to->fctx;
+    to->fctx = NULL; /* running now; a second resume would trip the assert */
+    transfer_t tr = jump_fcontext(target, &s);
+    corio__ctx_arrived(tr, from, 0);
+}
 
 #endif
