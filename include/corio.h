@@ -13,5 +13,6 @@
 #define CORIO_VERSION_PATCH 0
 
 #include "corio/coro.h"
+#include "corio/task.h"
 
 #endif

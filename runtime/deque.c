@@ -196,7 +196,8 @@ void *corio__deque_steal(corio__deque *src, corio__deque *dst) {
          * slot reads before src's owner reuses those slots (I3, I5); all
          * later head writes are RMWs, so the release sequence reaches that
          * load whatever claims happen in between.  The acquire half adds
-         * nothing needed; it is there because the failure order is acquire.
+         * nothing needed; it is there because the failure order is acquire
+         * and C11 (7.17.7.4) wants it no stronger than the success order.
          * acquire on failure: the fresh h takes the place of the acquire
          * load of head above. */
         if (atomic_compare_exchange_weak_explicit(&src->head, &h, h + n, memory_order_acq_rel,

@@ -1,0 +1,153 @@
+/* corio/task.h - the runtime and its tasks (seed slides 93-151).
+ *
+ * A runtime runs tasks on N worker threads, each with its own scheduler and
+ * run queue; idle workers steal from busy ones.  A task is a function on its
+ * own stack, like a coroutine, but it is resumed by the scheduler, not by a
+ * sender.  Tasks refer to each other by id only (slide 151): ids are
+ * integers with a generation, so a stale id is answered -ESRCH.
+ *
+ * Two kinds of suspension, kept apart by name (slide 195): corio_coro_yield
+ * hands a value to whoever sent to a coroutine; corio_task_yield, join and
+ * the I/O calls are traps into the scheduler.  They compose: a coroutine
+ * driven by a task may call corio_task_* functions; the whole chain (the
+ * task and the coroutines it is resuming) suspends there and later resumes
+ * exactly there, possibly on another worker.
+ *
+ * Cancellation: corio_task_kill marks a task; every scheduler call it makes
+ * from then on (yield, join, ...) returns -ECANCELED at once, and the task
+ * is expected to return.  A task killed before it ever ran never runs.
+ *
+ * Every function returns >= 0 on success or a negative errno value.
+ */
+#ifndef CORIO_TASK_H
+#define CORIO_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Opaque runtime. */
+typedef struct corio_rt corio_rt;
+
+/** A task id: never 0 for a real task. */
+typedef uint64_t corio_tid;
+
+/** The body of a task; its return value is what join gives. */
+typedef void *(*corio_task_fn)(void *arg);
+
+/** Options for corio_rt_create; zero fields mean "default".  Initialise
+ *  with `corio_rt_opts o = {0};` (C) or `corio_rt_opts o{};` (C++). */
+typedef struct corio_rt_opts {
+    unsigned workers;  /**< worker threads; default: the CPUs this process may use */
+    size_t stack_size; /**< task stack size; default CORIO_STACK_DEFAULT */
+} corio_rt_opts;
+
+/** Per-worker counters (monotonic since start). */
+typedef struct corio_worker_metrics {
+    uint64_t tasks_run;    /**< task turns run (a resume until the next suspension) */
+    uint64_t spawned;      /**< tasks spawned by tasks on this worker */
+    uint64_t steals;       /**< successful steals this worker made */
+    uint64_t stolen_tasks; /**< tasks this worker took by stealing */
+    uint64_t stolen_from;  /**< tasks other workers stole from this one */
+    uint64_t parks;        /**< times this worker went to sleep */
+    uint64_t wakeups;      /**< times this worker was woken */
+    uint64_t inject_pops;  /**< tasks taken from the global injection queue */
+} corio_worker_metrics;
+
+/* ---- the runtime -------------------------------------------------------- */
+
+/** Create a runtime and start its workers.
+ *  Errors: -EINVAL (rt NULL, workers > 1024), -ENOMEM, -EAGAIN (a thread
+ *  could not be started). */
+CORIO_API int corio_rt_create(corio_rt **rt, const corio_rt_opts *opts);
+
+/** Number of worker threads. */
+CORIO_API unsigned corio_rt_workers(const corio_rt *rt);
+
+/** Spawn a task from any thread (a worker of this runtime or not); its id in
+ *  *tid when tid is not NULL.  Errors: -EINVAL, -ENOMEM, -ESHUTDOWN (the
+ *  runtime is shutting down). */
+CORIO_API int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg);
+
+/** Block the calling plain thread (not a task) until task `tid` ends; its
+ *  return value in *result.  Errors: -ESRCH (no such task, or already
+ *  joined/detached and gone), -EINVAL (detached), -EPERM (called from a task:
+ *  use corio_task_join). */
+CORIO_API int corio_rt_join(corio_rt *rt, corio_tid tid, void **result);
+
+/** Run fn(arg) as a task and wait for it from a plain thread: spawn + join.
+ *  Errors: those of spawn and join. */
+CORIO_API int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result);
+
+/** Block the calling plain thread until no task is alive.  -EPERM from a task. */
+CORIO_API int corio_rt_wait_idle(corio_rt *rt);
+
+/** Shut down: refuse new spawns, kill every task still alive (each sees
+ *  -ECANCELED at its suspension point and is expected to return), wait for
+ *  them to end, stop and join the workers, and free everything.  `rt` is
+ *  invalid afterwards.  Must be called from a plain thread: -EPERM from a
+ *  task.  A task that ignores -ECANCELED and keeps running delays this. */
+CORIO_API int corio_rt_shutdown(corio_rt *rt);
+
+/** Counters of worker `w` (0 <= w < workers).  Errors: -EINVAL. */
+CORIO_API int corio_rt_metrics(const corio_rt *rt, unsigned w, corio_worker_metrics *out);
+
+/* ---- inside a task: the system calls of slides 129-150 ------------------- */
+
+/** NewTask: spawn a task on the caller's runtime (from a task).  The new task
+ *  goes to the front of this worker's queue.  Errors: -EPERM (not in a task),
+ *  and those of corio_rt_spawn. */
+CORIO_API int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg);
+
+/** GetTid: the id of the calling task, or 0 outside any task. */
+CORIO_API corio_tid corio_task_id(void);
+
+/** The plain trap: let other tasks run, then continue.  Returns 0, or
+ *  -ECANCELED when the task has been killed (it still yields once), -EPERM
+ *  outside a task. */
+CORIO_API int corio_task_yield(void);
+
+/** KillTask: ask task `tid` to end.  Returns 1 if it was alive (it will see
+ *  -ECANCELED at its next or current suspension point), 0 if it had already
+ *  ended.  Errors: -ESRCH (stale or unknown id). */
+CORIO_API int corio_task_kill(corio_tid tid);
+
+/** WaitTask: suspend the calling task until task `tid` ends; its return
+ *  value in *result (may be NULL).  Several tasks may join the same task.
+ *  Errors: -EDEADLK (tid is the caller), -ESRCH (stale or unknown id),
+ *  -EINVAL (tid was detached), -ECANCELED (the caller was killed while
+ *  waiting), -EPERM (not in a task: use corio_rt_join), -ENOMEM (the task
+ *  never ran: no stack could be mapped for it when its turn came; stacks
+ *  are given at a task's first run, not at spawn). */
+CORIO_API int corio_task_join(corio_tid tid, void **result);
+
+/** Detach task `tid`: nobody will join it; its record is freed as soon as it
+ *  ends.  Errors: -ESRCH, -EINVAL (already detached). */
+CORIO_API int corio_task_detach(corio_tid tid);
+
+/** Park the calling task until corio_task_unpark names it.  Each task has
+ *  one permit (like a binary semaphore): an unpark that comes first makes
+ *  the next park return at once; unparks do not accumulate.  Returns 0, or
+ *  -ECANCELED when the task has been killed, -EPERM outside a task.
+ *  The building block for waits between tasks and threads. */
+CORIO_API int corio_task_park(void);
+
+/** Give task `tid` its permit and wake it if it is parked.  Any thread.
+ *  Returns 0.  Errors: -ESRCH (stale or unknown id, or the task ended). */
+CORIO_API int corio_task_unpark(corio_tid tid);
+
+/** The runtime the calling task runs on, or NULL outside any task. */
+CORIO_API corio_rt *corio_task_runtime(void);
+
+/** The index of the worker running the caller, or -EPERM outside a task. */
+CORIO_API int corio_task_worker(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,150 @@
+/* runtime/idle.c - which workers look for work and which sleep (after
+ * tokio's idle.rs and Go's wakep/spinning protocol).
+ *
+ *   searching: workers that have run dry and are looking at other queues.
+ *              At most half of the workers (at least one) search at once:
+ *              more would only burn CPUs that busy workers need.
+ *   unparked:  workers not asleep.
+ *   sleepers:  the list of sleeping workers, under `lock`.
+ *
+ * No lost wake-up, by two fences that pair with each other:
+ *   publisher: push work; seq_cst fence; if nobody searches and someone
+ *              sleeps, wake one sleeper (corio__idle_notify).
+ *   sleeper:   leave "searching", join the sleepers; seq_cst fence; re-check
+ *              every queue; if anything is there, do not sleep.
+ * Either the publisher's check sees the sleeper gone from "searching" (and
+ * wakes it or another sleeper), or the sleeper's re-check sees the work.
+ * A worker that found work after searching, and was the last searcher,
+ * wakes one more so that remaining work does not wait for it (tokio).
+ */
+#include "runtime/sched.h"
+
+void corio__idle_init(corio__idle *idle, unsigned nworkers) {
+    atomic_init(&idle->searching, 0);
+    atomic_init(&idle->unparked, nworkers);
+    pthread_mutex_init(&idle->lock, NULL);
+    idle->sleepers = NULL;
+}
+
+void corio__idle_fini(corio__idle *idle) { pthread_mutex_destroy(&idle->lock); }
+
+void corio__idle_notify(corio_rt *rt) {
+    corio__idle *idle = &rt->idle;
+    /* Full fence: pairs with the fence in corio__idle_sleep ("publish, full
+     * fence, check searchers"). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&idle->searching, memory_order_relaxed) != 0) return;
+    if (atomic_load_explicit(&idle->unparked, memory_order_relaxed) >= rt->nworkers) return;
+    pthread_mutex_lock(&idle->lock);
+    corio__worker *w = idle->sleepers;
+    if (atomic_load_explicit(&idle->searching, memory_order_relaxed) != 0 || w == NULL) {
+        pthread_mutex_unlock(&idle->lock);
+        return;
+    }
+    idle->sleepers = w->next_sleeper;
+    w->sleeping = false;
+    w->searching = true; /* it wakes up as a searcher; read by w after the lock */
+    atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&idle->searching, 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&idle->lock);
+    rt->parker_ops->unpark(w->parker);
+}
+
+bool corio__idle_begin_search(corio_rt *rt, corio__worker *w) {
+    if (w->searching) return true;
+    unsigned s = atomic_load_explicit(&rt->idle.searching, memory_order_seq_cst);
+    if (2 * s >= rt->nworkers && s > 0) return false;
+    atomic_fetch_add_explicit(&rt->idle.searching, 1, memory_order_seq_cst);
+    w->searching = true;
+    return true;
+}
+
+void corio__idle_end_search(corio_rt *rt, corio__worker *w) {
+    if (!w->searching) return;
+    w->searching = false;
+    /* seq_cst: the decrement is ordered before our later queue reads and
+     * against the publishers' fences. */
+    if (atomic_fetch_sub_explicit(&rt->idle.searching, 1, memory_order_seq_cst) == 1)
+        corio__idle_notify(rt); /* we were the last searcher: hand over */
+}
+
+static void remove_sleeper(corio__idle *idle, corio__worker *w) {
+    for (corio__worker **p = &idle->sleepers; *p != NULL; p = &(*p)->next_sleeper) {
+        if (*p == w) {
+            *p = w->next_sleeper;
+            return;
+        }
+    }
+}
+
+void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
+    corio__idle *idle = &rt->idle;
+    pthread_mutex_lock(&idle->lock);
+    if (w->searching) {
+        w->searching = false;
+        atomic_fetch_sub_explicit(&idle->searching, 1, memory_order_seq_cst);
+    }
+    atomic_fetch_sub_explicit(&idle->unparked, 1, memory_order_seq_cst);
+    w->sleeping = true;
+    w->next_sleeper = idle->sleepers;
+    idle->sleepers = w;
+    pthread_mutex_unlock(&idle->lock);
+
+    /* Full fence: pairs with the one in corio__idle_notify ("unmark, full
+     * fence, recheck"). */
+    atomic_thread_fence(memory_order_seq_cst);
+    bool work = corio__rt_has_work(rt) || atomic_load_explicit(&rt->stopping, memory_order_acquire);
+    if (work) {
+        pthread_mutex_lock(&idle->lock);
+        if (w->sleeping) { /* nobody woke us yet: take ourselves back */
+            remove_sleeper(idle, w);
+            w->sleeping = false;
+            atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
+            pthread_mutex_unlock(&idle->lock);
+            return;
+        }
+        pthread_mutex_unlock(&idle->lock);
+        return; /* already woken: a stale unpark permit will be absorbed later */
+    }
+
+    atomic_fetch_add_explicit(&w->m.parks, 1, memory_order_relaxed);
+    for (;;) {
+        rt->parker_ops->park(w->parker);
+        pthread_mutex_lock(&idle->lock);
+        bool still = w->sleeping;
+        if (still && atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+            remove_sleeper(idle, w);
+            w->sleeping = false;
+            atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
+            still = false;
+        }
+        pthread_mutex_unlock(&idle->lock);
+        if (!still) break;
+        /* A stale permit or an I/O event: the worker's own queue may have
+         * work now (an I/O completion); look before sleeping again. */
+        if (!corio__deque_is_empty(&w->q) || w->lifo != NULL) {
+            pthread_mutex_lock(&idle->lock);
+            if (w->sleeping) {
+                remove_sleeper(idle, w);
+                w->sleeping = false;
+                atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
+            }
+            pthread_mutex_unlock(&idle->lock);
+            break;
+        }
+    }
+    atomic_fetch_add_explicit(&w->m.wakeups, 1, memory_order_relaxed);
+}
+
+void corio__idle_wake_all(corio_rt *rt) {
+    corio__idle *idle = &rt->idle;
+    pthread_mutex_lock(&idle->lock);
+    while (idle->sleepers != NULL) {
+        corio__worker *w = idle->sleepers;
+        idle->sleepers = w->next_sleeper;
+        w->sleeping = false;
+        atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
+    }
+    pthread_mutex_unlock(&idle->lock);
+    for (unsigned i = 0; i < rt->nworkers; i++) rt->parker_ops->unpark(rt->workers[i].parker);
+}

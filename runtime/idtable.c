@@ -1,0 +1,130 @@
+/* runtime/idtable.c - generation-tagged task ids over type-stable memory.
+ *
+ * A task id is (generation << 32) | (slot + 1), never 0.  Task structs live
+ * in chunks that are never freed while any runtime exists, so a stale id
+ * can always be resolved to a struct safely: under the struct's lock, a
+ * generation mismatch (the slot was recycled) or a free slot answers
+ * -ESRCH (slide 151: tasks refer to each other by id only, so an id that
+ * outlives its task is harmless).
+ *
+ * The table is process-wide, so kill/join/unpark work from any thread with
+ * the id alone.  It is created with the first runtime and freed with the
+ * last one (every byte back; callers must not use ids concurrently with
+ * the last shutdown).
+ *
+ * Free structs go on one list under a mutex; workers keep a small cache of
+ * their own in front of it (worker.c), so the spawn fast path takes no
+ * lock here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/panic.h"
+#include "runtime/task.h"
+
+#define CHUNK_BITS 10
+#define CHUNK (1u << CHUNK_BITS)
+#define MAX_CHUNKS (1u << 18) /* 268M task slots */
+
+/* Published with release after the chunk is initialised; lookups load with
+ * acquire, so they see initialised locks and generations. */
+static _Atomic(corio__task *) chunks[MAX_CHUNKS];
+static unsigned nchunks;              /* under lock */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static corio__task *free_list;        /* under lock */
+static unsigned refs;                 /* runtimes alive; under lock */
+
+int corio__idtable_ref(void) {
+    pthread_mutex_lock(&lock);
+    refs++;
+    pthread_mutex_unlock(&lock);
+    return 0;
+}
+
+void corio__idtable_unref(void) {
+    pthread_mutex_lock(&lock);
+    if (--refs == 0) {
+        for (unsigned i = 0; i < nchunks; i++) {
+            corio__task *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
+            atomic_store_explicit(&chunks[i], NULL, memory_order_relaxed);
+            free(c);
+        }
+        nchunks = 0;
+        free_list = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static int grow_locked(void) {
+    if (nchunks == MAX_CHUNKS) return -ENOMEM;
+    corio__task *c = calloc(CHUNK, sizeof *c);
+    if (c == NULL) return -ENOMEM;
+    for (unsigned i = 0; i < CHUNK; i++) {
+        corio__task *t = &c[i];
+        atomic_flag_clear(&t->lock.f);
+        t->index = nchunks * CHUNK + i;
+        t->gen = 1;
+        t->next = free_list;
+        free_list = t;
+    }
+    /* release: pairs with the acquire load in corio__task_lookup_lock. */
+    atomic_store_explicit(&chunks[nchunks], c, memory_order_release);
+    nchunks++;
+    return 0;
+}
+
+corio__task *corio__task_alloc(void) {
+    pthread_mutex_lock(&lock);
+    if (free_list == NULL && grow_locked() < 0) {
+        pthread_mutex_unlock(&lock);
+        return NULL;
+    }
+    corio__task *t = free_list;
+    free_list = t->next;
+    pthread_mutex_unlock(&lock);
+    t->next = NULL;
+    return t;
+}
+
+void corio__task_recycle_locked(corio__task *t) {
+    t->live = false;
+    t->gen = t->gen + 1 == 0 ? 1 : t->gen + 1; /* never generation 0 */
+    corio__spin_unlock(&t->lock);
+}
+
+void corio__task_release(corio__task *t) {
+    pthread_mutex_lock(&lock);
+    t->next = free_list;
+    free_list = t;
+    pthread_mutex_unlock(&lock);
+}
+
+corio__task *corio__task_lookup_lock(corio_tid tid) {
+    uint32_t slot = (uint32_t)tid;
+    uint32_t gen = (uint32_t)(tid >> 32);
+    if (slot == 0 || gen == 0) return NULL;
+    slot -= 1;
+    if ((slot >> CHUNK_BITS) >= MAX_CHUNKS) return NULL;
+    corio__task *c = atomic_load_explicit(&chunks[slot >> CHUNK_BITS], memory_order_acquire);
+    if (c == NULL) return NULL;
+    corio__task *t = &c[slot & (CHUNK - 1)];
+    corio__spin_lock(&t->lock);
+    if (!t->live || t->gen != gen) {
+        corio__spin_unlock(&t->lock);
+        return NULL;
+    }
+    return t;
+}
+
+void corio__idtable_each(void (*fn)(corio__task *t, void *arg), void *arg) {
+    pthread_mutex_lock(&lock);
+    unsigned n = nchunks;
+    pthread_mutex_unlock(&lock);
+    for (unsigned i = 0; i < n; i++) {
+        corio__task *c = atomic_load_explicit(&chunks[i], memory_order_acquire);
+        if (c == NULL) continue;
+        for (unsigned j = 0; j < CHUNK; j++) fn(&c[j], arg);
+    }
+}

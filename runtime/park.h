@@ -1,0 +1,33 @@
+/* runtime/park.h - the parker interface: how an idle worker sleeps.
+ *
+ * runtime/ knows nothing of I/O.  When a worker has no task to run it calls
+ * park(); another thread that has work for it calls unpark().  The I/O layer
+ * implements this interface with the worker's io_uring (park = wait for a
+ * completion or a wake-up message; poll = reap completions without
+ * blocking), so idle workers sleep in their ring.  The default
+ * implementation here is a mutex and a condition variable.
+ *
+ * Contract: an unpark that happens before park makes that park return at
+ * once (a permit, not a count).  park may also return spuriously; the
+ * worker re-checks its queues either way. */
+#ifndef CORIO_RUNTIME_PARK_H
+#define CORIO_RUNTIME_PARK_H
+
+typedef struct corio__parker_ops {
+    /* Create the parker of worker `index`; runs on that worker's thread.
+     * Returns NULL on failure. */
+    void *(*create)(void *ctx, unsigned index);
+    /* Destroy it; runs on the worker's thread after its last park. */
+    void (*destroy)(void *p);
+    /* Block until unparked (or until the parker has events to deliver). */
+    void (*park)(void *p);
+    /* Wake the parker; any thread. */
+    void (*unpark)(void *p);
+    /* Deliver pending events without blocking (may be NULL). */
+    void (*poll)(void *p);
+} corio__parker_ops;
+
+/* The mutex + condition variable parker. */
+extern const corio__parker_ops corio__cond_parker;
+
+#endif

@@ -1,0 +1,159 @@
+/* runtime/sched.c - the runtime's life: create, metrics, wait, shutdown.
+ *
+ * Shutdown protocol (each step waits for the previous one):
+ *  1. shutting_down = 1: spawns are refused with -ESHUTDOWN from now on.
+ *  2. Every task of this runtime still alive is killed: it sees -ECANCELED
+ *     at its suspension point (or never runs, if it had not started).
+ *  3. Wait until nlive == 0: every task has returned and been finished by
+ *     its worker (joiners woken, stacks freed).
+ *  4. Tasks finished but never joined or detached are released.
+ *  5. stopping = 1; every worker is woken, leaves its loop, destroys its
+ *     parker and exits; the threads are joined (their stack pools are
+ *     freed by the per-thread destructor).
+ *  6. Queues, caches and the runtime itself are freed; the id table goes
+ *     with the last runtime.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "corio/coro.h"
+#include "runtime/panic.h"
+#include "runtime/sched.h"
+
+#define MAX_WORKERS 1024u
+
+static unsigned default_workers(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return (unsigned)n;
+    }
+    return 1;
+}
+
+static void free_rt(corio_rt *rt) {
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        corio__worker *w = &rt->workers[i];
+        while (w->cache != NULL) {
+            corio__task *t = w->cache;
+            w->cache = t->next;
+            corio__task_release(t);
+        }
+        corio__deque_fini(&w->q);
+    }
+    free(rt->workers);
+    corio__idle_fini(&rt->idle);
+    pthread_mutex_destroy(&rt->inject_lock);
+    pthread_mutex_destroy(&rt->live_lock);
+    pthread_cond_destroy(&rt->live_cond);
+    pthread_barrier_destroy(&rt->started);
+    free(rt);
+}
+
+int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
+    if (out == NULL) return -EINVAL;
+    unsigned n = opts != NULL && opts->workers != 0 ? opts->workers : default_workers();
+    if (n > MAX_WORKERS) return -EINVAL;
+    size_t stack = opts != NULL ? opts->stack_size : 0;
+    if (stack > CORIO_STACK_MAX) return -EINVAL;
+    corio_rt *rt = calloc(1, sizeof *rt);
+    if (rt == NULL) return -ENOMEM;
+    rt->workers = aligned_alloc(64, ((n * sizeof(corio__worker) + 63) / 64) * 64);
+    if (rt->workers == NULL) {
+        free(rt);
+        return -ENOMEM;
+    }
+    memset(rt->workers, 0, n * sizeof(corio__worker));
+    rt->nworkers = n;
+    rt->stack_size = stack;
+    rt->parker_ops = &corio__cond_parker;
+    corio__idle_init(&rt->idle, n);
+    pthread_mutex_init(&rt->inject_lock, NULL);
+    pthread_mutex_init(&rt->live_lock, NULL);
+    pthread_cond_init(&rt->live_cond, NULL);
+    pthread_barrier_init(&rt->started, NULL, n + 1);
+    for (unsigned i = 0; i < n; i++) {
+        corio__worker *w = &rt->workers[i];
+        w->rt = rt;
+        w->index = i;
+        w->rng = 0x9E3779B97F4A7C15ULL * (i + 1);
+        if (corio__deque_init(&w->q, CORIO__DEQUE_CAPACITY) < 0) {
+            for (unsigned j = 0; j < i; j++) corio__deque_fini(&rt->workers[j].q);
+            rt->nworkers = 0;
+            free_rt(rt);
+            return -ENOMEM;
+        }
+    }
+    corio__idtable_ref();
+    for (unsigned i = 0; i < n; i++) {
+        int r = pthread_create(&rt->workers[i].thread, NULL, corio__worker_main, &rt->workers[i]);
+        if (r != 0) corio__panic(__func__, "cannot start a worker thread", i);
+    }
+    pthread_barrier_wait(&rt->started);
+    *out = rt;
+    return 0;
+}
+
+unsigned corio_rt_workers(const corio_rt *rt) { return rt != NULL ? rt->nworkers : 0; }
+
+int corio_rt_metrics(const corio_rt *rt, unsigned i, corio_worker_metrics *out) {
+    if (rt == NULL || out == NULL || i >= rt->nworkers) return -EINVAL;
+    corio__metrics *m = &rt->workers[i].m;
+    out->tasks_run = atomic_load_explicit(&m->tasks_run, memory_order_relaxed);
+    out->spawned = atomic_load_explicit(&m->spawned, memory_order_relaxed);
+    out->steals = atomic_load_explicit(&m->steals, memory_order_relaxed);
+    out->stolen_tasks = atomic_load_explicit(&m->stolen_tasks, memory_order_relaxed);
+    out->stolen_from = atomic_load_explicit(&m->stolen_from, memory_order_relaxed);
+    out->parks = atomic_load_explicit(&m->parks, memory_order_relaxed);
+    out->wakeups = atomic_load_explicit(&m->wakeups, memory_order_relaxed);
+    out->inject_pops = atomic_load_explicit(&m->inject_pops, memory_order_relaxed);
+    return 0;
+}
+
+int corio_rt_wait_idle(corio_rt *rt) {
+    if (rt == NULL) return -EINVAL;
+    corio__worker *w = corio__worker_self();
+    if (w != NULL && w->current != NULL) return -EPERM;
+    pthread_mutex_lock(&rt->live_lock);
+    while (atomic_load_explicit(&rt->nlive, memory_order_acquire) != 0)
+        pthread_cond_wait(&rt->live_cond, &rt->live_lock);
+    pthread_mutex_unlock(&rt->live_lock);
+    return 0;
+}
+
+static void kill_one(corio__task *t, void *arg) {
+    corio__spin_lock(&t->lock);
+    bool mine = t->live && t->rt == (corio_rt *)arg && !t->finished;
+    if (mine) atomic_store_explicit(&t->killed, 1, memory_order_release);
+    corio__spin_unlock(&t->lock);
+    if (mine) corio__task_wake(t);
+}
+
+static void release_zombie(corio__task *t, void *arg) {
+    corio__spin_lock(&t->lock);
+    if (t->live && t->rt == (corio_rt *)arg && t->finished && t->nwaiters == 0) {
+        corio__task_recycle_locked(t);
+        corio__task_release(t);
+        return;
+    }
+    corio__spin_unlock(&t->lock);
+}
+
+int corio_rt_shutdown(corio_rt *rt) {
+    if (rt == NULL) return -EINVAL;
+    corio__worker *self = corio__worker_self();
+    if (self != NULL) return -EPERM; /* a worker cannot join itself */
+    atomic_store_explicit(&rt->shutting_down, 1, memory_order_release);
+    corio__idtable_each(kill_one, rt);
+    corio_rt_wait_idle(rt);
+    corio__idtable_each(release_zombie, rt);
+    atomic_store_explicit(&rt->stopping, 1, memory_order_release);
+    corio__idle_wake_all(rt);
+    for (unsigned i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
+    free_rt(rt);
+    corio__idtable_unref();
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* runtime/sched.h - the runtime object and its workers, shared by
+ * sched.c (lifecycle), worker.c (the scheduler loop), idle.c and task.c. */
+#ifndef CORIO_RUNTIME_SCHED_H
+#define CORIO_RUNTIME_SCHED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "corio/task.h"
+#include "runtime/context.h"
+#include "runtime/deque.h"
+#include "runtime/park.h"
+#include "runtime/task.h"
+
+/* Per-worker counters: written by their worker (relaxed increments), read
+ * by anyone (relaxed: they are statistics, not synchronisation);
+ * stolen_from is incremented by thieves. */
+typedef struct corio__metrics {
+    _Atomic uint64_t tasks_run, spawned, steals, stolen_tasks, stolen_from, parks, wakeups,
+        inject_pops;
+} corio__metrics;
+
+struct corio__worker {
+    corio__deque q;            /* this worker's run queue (owner: this worker) */
+    struct corio_rt *rt;
+    unsigned index;
+    pthread_t thread;
+    void *parker;
+    corio__task *current;      /* the task running now (owner only) */
+    corio__task *lifo;         /* run-next slot, not stealable (owner only) */
+    unsigned lifo_runs;        /* consecutive LIFO runs (cap: fairness) */
+    unsigned reason;           /* why the current task switched back */
+    uint64_t tick;
+    uint64_t rng;
+    bool searching;            /* counted in idle.searching */
+    bool sleeping;             /* on the sleepers list (under idle.lock) */
+    corio__worker *next_sleeper;
+    corio__task *cache;        /* free task structs (owner only) */
+    unsigned cache_len;
+    corio__metrics m;
+};
+
+/* Idle coordination (idle.c), after tokio's idle.rs and Go's wakep. */
+typedef struct corio__idle {
+    _Atomic unsigned searching; /* workers looking for work */
+    _Atomic unsigned unparked;  /* workers not asleep */
+    pthread_mutex_t lock;
+    corio__worker *sleepers;    /* under lock */
+} corio__idle;
+
+struct corio_rt {
+    unsigned nworkers;
+    size_t stack_size;
+    corio__worker *workers;
+    const corio__parker_ops *parker_ops;
+    corio__idle idle;
+    /* global injection queue: tasks from outside threads and overflow */
+    pthread_mutex_t inject_lock;
+    corio__task *inject_head, *inject_tail;
+    _Atomic size_t inject_len; /* release on push, acquire to peek */
+    /* lifecycle */
+    _Atomic int stopping;      /* workers exit their loop */
+    _Atomic int shutting_down; /* spawns refused */
+    _Atomic uint64_t nlive;    /* tasks spawned and not finished */
+    pthread_mutex_t live_lock; /* + live_cond: corio_rt_wait_idle */
+    pthread_cond_t live_cond;
+    pthread_barrier_t started;
+};
+
+/* worker.c */
+void *corio__worker_main(void *arg);
+/* Queue `t` (already SCHEDULED) to run: on the calling worker's queue when
+ * it is a worker of t's runtime (`lifo`: in the run-next slot), else on the
+ * injection queue. */
+void corio__schedule(corio__task *t, bool lifo);
+/* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
+void corio__task_suspend(unsigned reason);
+/* The worker the calling thread is, or NULL. */
+corio__worker *corio__worker_self(void);
+
+/* inject (worker.c) */
+void corio__inject_push(struct corio_rt *rt, corio__task *first, corio__task *last, size_t n);
+
+/* idle.c */
+void corio__idle_init(corio__idle *idle, unsigned nworkers);
+void corio__idle_fini(corio__idle *idle);
+/* Wake one sleeping worker if nobody is searching (work was published). */
+void corio__idle_notify(struct corio_rt *rt);
+/* Try to become a searcher; false when enough workers search already. */
+bool corio__idle_begin_search(struct corio_rt *rt, corio__worker *w);
+/* Found work after searching: stop searching, maybe wake another. */
+void corio__idle_end_search(struct corio_rt *rt, corio__worker *w);
+/* Nothing found: go to sleep unless the final re-check finds work.  Returns
+ * after being woken (the worker is then searching). */
+void corio__idle_sleep(struct corio_rt *rt, corio__worker *w);
+/* Wake every worker (shutdown). */
+void corio__idle_wake_all(struct corio_rt *rt);
+/* Any queue of `rt` non-empty? (a snapshot) */
+bool corio__rt_has_work(struct corio_rt *rt);
+
+#endif

@@ -1,0 +1,377 @@
+/* runtime/task.c - tasks and their system calls (seed slides 107-151):
+ * spawn (NewTask), id (GetTid), yield, kill (KillTask), join (WaitTask),
+ * detach, park/unpark; the wake half of the state machine (task.h) and the
+ * end of a task's life.
+ *
+ * Lifetime of a task struct (numbered as libuv's design notes do):
+ *  1. spawn takes a struct from the worker's cache or the id table, gives
+ *     it a stack, marks it live under its lock and queues it: nlive + 1.
+ *  2. It runs, suspends and resumes any number of times, on any worker.
+ *  3. When its function returns, the worker (on its own stack) marks it
+ *     finished under the lock, wakes every joiner and frees the stack:
+ *     nlive - 1.  The struct stays, holding the result, until:
+ *  4. it is detached, or joined, and no joiner is still registered.  Then
+ *     the generation is bumped (the id goes stale) and the struct is free.
+ * Joiners register under the task's lock and the finisher wakes them under
+ * it, so a joiner's node (on the joiner's stack) is never touched after the
+ * joiner has left.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "runtime/coro.h"
+#include "runtime/panic.h"
+#include "runtime/sched.h"
+#include "runtime/task.h"
+
+#define CACHE_MAX 256u
+
+/* ---- structs: the worker's cache in front of the id table -------------- */
+
+static corio__task *task_get(corio__worker *w) {
+    if (w != NULL && w->cache != NULL) {
+        corio__task *t = w->cache;
+        w->cache = t->next;
+        w->cache_len--;
+        t->next = NULL;
+        return t;
+    }
+    return corio__task_alloc();
+}
+
+static void task_put(corio__task *t) {
+    corio__worker *w = corio__worker_self();
+    if (w != NULL && w->cache_len < CACHE_MAX) {
+        t->next = w->cache;
+        w->cache = t;
+        w->cache_len++;
+        return;
+    }
+    corio__task_release(t);
+}
+
+/* ---- wake ---------------------------------------------------------------- */
+
+void corio__task_wake(corio__task *t) {
+    /* acquire on the load/CAS: pairs with the worker's release CAS that
+     * published IDLE (the task's context is saved). */
+    unsigned s = atomic_load_explicit(&t->sched, memory_order_acquire);
+    for (;;) {
+        if (s == CORIO__T_IDLE) {
+            if (atomic_compare_exchange_weak_explicit(&t->sched, &s, CORIO__T_SCHEDULED,
+                                                      memory_order_acq_rel, memory_order_acquire)) {
+                corio__schedule(t, true);
+                return;
+            }
+        } else if (s == CORIO__T_RUNNING) {
+            /* Woken before it is fully parked: the worker sees NOTIFIED
+             * after the switch and re-queues it (trap 2). */
+            if (atomic_compare_exchange_weak_explicit(&t->sched, &s,
+                                                      CORIO__T_RUNNING | CORIO__T_NOTIFIED,
+                                                      memory_order_acq_rel, memory_order_acquire))
+                return;
+        } else {
+            return; /* SCHEDULED, NOTIFIED already, or DONE: nothing to do */
+        }
+    }
+}
+
+static void wake_waiter(corio__waiter *wt) {
+    if (wt->task != NULL) {
+        corio__task_wake(wt->task);
+        return;
+    }
+    pthread_mutex_lock(wt->m);
+    *wt->woken = true;
+    pthread_cond_signal(wt->c);
+    pthread_mutex_unlock(wt->m);
+}
+
+/* ---- spawn ----------------------------------------------------------------- */
+
+static void task_entry(corio__ctx *self);
+
+int corio__task_start(corio__task *t) {
+    corio__stack *s;
+    int r = corio__stack_get(t->rt->stack_size, &s);
+    if (r < 0) return r;
+    corio__ctx_make(&t->ctx, s, task_entry, CORIO__CTX_TASK, t->ctx.id);
+    t->top = &t->ctx;
+    return 0;
+}
+
+static void task_entry(corio__ctx *self) {
+    corio__task *t = (corio__task *)self;
+    t->result = t->fn(t->arg);
+    corio__thread *th = corio__thread_get();
+    corio__worker *w = th->worker;
+    w->reason = CORIO__R_EXIT;
+    corio__ctx_exit(th, self, &th->root, NULL, NULL);
+}
+
+static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn fn, void *arg) {
+    if (rt == NULL || fn == NULL) return -EINVAL;
+    if (atomic_load_explicit(&rt->shutting_down, memory_order_acquire)) return -ESHUTDOWN;
+    corio__task *t = task_get(w);
+    if (t == NULL) return -ENOMEM;
+    corio__spin_lock(&t->lock);
+    t->live = true;
+    t->finished = t->detached = t->joined = false;
+    t->nwaiters = 0;
+    t->waiters = NULL;
+    corio_tid id = corio__task_tid(t);
+    corio__spin_unlock(&t->lock);
+    /* The stack comes at the first run (corio__task_start): a task waiting
+     * in a queue costs its struct only, and a burst of short tasks reuses
+     * a few warm stacks from the pool. */
+    t->ctx.id = id;
+    t->top = &t->ctx;
+    t->error = 0;
+    t->rt = rt;
+    t->fn = fn;
+    t->arg = arg;
+    t->result = NULL;
+    t->started = false;
+    atomic_store_explicit(&t->killed, 0, memory_order_relaxed);
+    atomic_store_explicit(&t->permit, 0, memory_order_relaxed);
+    /* relaxed: the queue push below publishes the whole task (release). */
+    atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
+    atomic_fetch_add_explicit(&rt->nlive, 1, memory_order_relaxed);
+    if (w != NULL) atomic_fetch_add_explicit(&w->m.spawned, 1, memory_order_relaxed);
+    if (tid != NULL) *tid = id;
+    corio__schedule(t, true);
+    return 0;
+}
+
+int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg) {
+    corio__worker *w = corio__worker_self();
+    return spawn(rt, w != NULL && w->rt == rt ? w : NULL, tid, fn, arg);
+}
+
+int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg) {
+    corio__worker *w = corio__worker_self();
+    if (w == NULL || w->current == NULL) return -EPERM;
+    return spawn(w->rt, w, tid, fn, arg);
+}
+
+/* ---- the calling task ----------------------------------------------------- */
+
+static corio__task *self_task(void) {
+    corio__worker *w = corio__worker_self();
+    return w != NULL ? w->current : NULL;
+}
+
+corio_tid corio_task_id(void) {
+    corio__task *t = self_task();
+    return t != NULL ? t->ctx.id : 0;
+}
+
+corio_rt *corio_task_runtime(void) {
+    corio__task *t = self_task();
+    return t != NULL ? t->rt : NULL;
+}
+
+int corio_task_worker(void) {
+    corio__worker *w = corio__worker_self();
+    return w != NULL && w->current != NULL ? (int)w->index : -EPERM;
+}
+
+static bool killed(corio__task *t) {
+    /* acquire: pairs with the release store in corio_task_kill. */
+    return atomic_load_explicit(&t->killed, memory_order_acquire) != 0;
+}
+
+int corio_task_yield(void) {
+    corio__task *t = self_task();
+    if (t == NULL) return -EPERM;
+    corio__task_suspend(CORIO__R_YIELD);
+    return killed(t) ? -ECANCELED : 0;
+}
+
+int corio_task_park(void) {
+    corio__task *t = self_task();
+    if (t == NULL) return -EPERM;
+    for (;;) {
+        if (killed(t)) return -ECANCELED;
+        /* acq_rel: pairs with the exchange in corio_task_unpark, so what
+         * the unparker wrote before is visible after park returns. */
+        if (atomic_exchange_explicit(&t->permit, 0, memory_order_acq_rel)) return 0;
+        corio__task_suspend(CORIO__R_PARK);
+    }
+}
+
+int corio_task_unpark(corio_tid tid) {
+    corio__task *t = corio__task_lookup_lock(tid);
+    if (t == NULL) return -ESRCH;
+    bool done = t->finished;
+    if (!done) atomic_exchange_explicit(&t->permit, 1, memory_order_acq_rel);
+    corio__spin_unlock(&t->lock);
+    if (done) return -ESRCH;
+    corio__task_wake(t); /* type-stable memory: a wake of a reused struct is harmless */
+    return 0;
+}
+
+/* ---- kill / detach -------------------------------------------------------- */
+
+int corio_task_kill(corio_tid tid) {
+    corio__task *t = corio__task_lookup_lock(tid);
+    if (t == NULL) return -ESRCH;
+    if (t->finished) {
+        corio__spin_unlock(&t->lock);
+        return 0;
+    }
+    /* release: pairs with the acquire in killed(). */
+    atomic_store_explicit(&t->killed, 1, memory_order_release);
+    corio__spin_unlock(&t->lock);
+    /* A spurious wake of a struct recycled meanwhile only makes a task
+     * re-check its wait condition. */
+    corio__task_wake(t);
+    return 1;
+}
+
+static void maybe_recycle_locked(corio__task *t) {
+    if (t->finished && (t->detached || t->joined) && t->nwaiters == 0) {
+        corio__task_recycle_locked(t);
+        task_put(t);
+    } else {
+        corio__spin_unlock(&t->lock);
+    }
+}
+
+int corio_task_detach(corio_tid tid) {
+    corio__task *t = corio__task_lookup_lock(tid);
+    if (t == NULL) return -ESRCH;
+    if (t->detached) {
+        corio__spin_unlock(&t->lock);
+        return -EINVAL;
+    }
+    t->detached = true;
+    maybe_recycle_locked(t);
+    return 0;
+}
+
+/* ---- join ------------------------------------------------------------------ */
+
+static void unlink_waiter(corio__task *t, corio__waiter *me) {
+    for (corio__waiter **p = &t->waiters; *p != NULL; p = &(*p)->next) {
+        if (*p == me) {
+            *p = me->next;
+            return;
+        }
+    }
+}
+
+/* Common entry: resolve, refuse bad joins, take a finished result.  Returns
+ * 1 with the task locked and `me` registered when the caller must wait. */
+static int join_begin(corio_tid tid, corio__task **out, corio__waiter *me, void **result) {
+    corio__task *t = corio__task_lookup_lock(tid);
+    if (t == NULL) return -ESRCH;
+    if (t->detached) {
+        corio__spin_unlock(&t->lock);
+        return -EINVAL;
+    }
+    if (t->finished) {
+        int err = t->error;
+        if (result != NULL) *result = t->result;
+        t->joined = true;
+        maybe_recycle_locked(t);
+        return err;
+    }
+    me->next = t->waiters;
+    t->waiters = me;
+    t->nwaiters++;
+    *out = t;
+    return 1;
+}
+
+int corio_task_join(corio_tid tid, void **result) {
+    corio__task *self = self_task();
+    if (self == NULL) return -EPERM;
+    if (tid == self->ctx.id) return -EDEADLK;
+    if (killed(self)) return -ECANCELED;
+    corio__waiter me = {.task = self};
+    corio__task *t;
+    int r = join_begin(tid, &t, &me, result);
+    if (r <= 0) return r;
+    corio__spin_unlock(&t->lock);
+    for (;;) {
+        corio__task_suspend(CORIO__R_PARK);
+        /* The struct cannot be recycled while we are registered. */
+        corio__spin_lock(&t->lock);
+        if (t->finished) {
+            int err = t->error;
+            if (result != NULL) *result = t->result;
+            t->nwaiters--;
+            t->joined = true;
+            maybe_recycle_locked(t);
+            return err;
+        }
+        if (killed(self)) {
+            unlink_waiter(t, &me);
+            t->nwaiters--;
+            corio__spin_unlock(&t->lock);
+            return -ECANCELED;
+        }
+        corio__spin_unlock(&t->lock); /* spurious: wait again */
+    }
+}
+
+int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {
+    if (rt == NULL) return -EINVAL;
+    if (self_task() != NULL) return -EPERM;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    bool woken = false;
+    corio__waiter me = {.task = NULL, .m = &m, .c = &c, .woken = &woken};
+    corio__task *t;
+    int r = join_begin(tid, &t, &me, result);
+    if (r <= 0) return r;
+    corio__spin_unlock(&t->lock);
+    pthread_mutex_lock(&m);
+    while (!woken) pthread_cond_wait(&c, &m);
+    pthread_mutex_unlock(&m);
+    corio__spin_lock(&t->lock);
+    if (!t->finished) corio__panic(__func__, "joiner woken before the task finished", tid);
+    int err = t->error;
+    if (result != NULL) *result = t->result;
+    t->nwaiters--;
+    t->joined = true;
+    maybe_recycle_locked(t);
+    pthread_cond_destroy(&c);
+    pthread_mutex_destroy(&m);
+    return err;
+}
+
+int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result) {
+    corio_tid tid;
+    int r = corio_rt_spawn(rt, &tid, fn, arg);
+    if (r < 0) return r;
+    return corio_rt_join(rt, tid, result);
+}
+
+/* ---- the end of a task (runs on the worker's own stack) -------------------- */
+
+void corio__task_finish(corio__worker *w, corio__task *t) {
+    (void)w;
+    corio_rt *rt = t->rt;
+    if (t->ctx.stack != NULL) corio__ctx_release(&t->ctx); /* stack back to this worker's pool */
+    /* release: a late waker that reads DONE does nothing. */
+    atomic_store_explicit(&t->sched, CORIO__T_DONE, memory_order_release);
+    corio__spin_lock(&t->lock);
+    t->finished = true;
+    /* Wake under the lock: a joiner's node stays valid until the joiner
+     * takes the lock again and sees `finished`. */
+    for (corio__waiter *wt = t->waiters; wt != NULL;) {
+        corio__waiter *next = wt->next;
+        wake_waiter(wt);
+        wt = next;
+    }
+    t->waiters = NULL;
+    maybe_recycle_locked(t);
+    /* acq_rel: the last finisher's decrement is seen by wait_idle. */
+    if (atomic_fetch_sub_explicit(&rt->nlive, 1, memory_order_acq_rel) == 1) {
+        pthread_mutex_lock(&rt->live_lock);
+        pthread_cond_broadcast(&rt->live_cond);
+        pthread_mutex_unlock(&rt->live_lock);
+    }
+}

@@ -1,0 +1,276 @@
+/* runtime/worker.c - one worker: its scheduler loop, its run queue with the
+ * run-next (LIFO) slot, the global injection queue, and stealing.
+ *
+ * Design (after Go's proc.go and tokio's multi_thread scheduler):
+ *
+ *   Each worker owns a bounded ring (deque.c) plus a one-task run-next slot.
+ *   A task spawned or woken by a task on this worker goes to the slot, so a
+ *   message ping-pong stays on one core; the slot's previous occupant moves
+ *   to the ring where thieves can take it.  Threads that are not workers
+ *   push to the global injection queue (a mutex and a list: they are the
+ *   slow path).  A full ring moves half of itself to the injection queue.
+ *
+ *   next_task: every 61st turn the injection queue goes first (so a busy
+ *   worker cannot starve it), and the I/O parker is polled; then the run-next
+ *   slot, at most 3 turns in a row (so two tasks waking each other cannot
+ *   starve the ring); then the ring; then a batch from the injection queue;
+ *   then stealing half of a random victim's ring.  A task that yields goes
+ *   to the back of the ring: it keeps its place fairly.
+ *
+ *   Rejected: a single shared queue (every spawn contends on one lock); the
+ *   classic Chase-Lev owner-LIFO pop (unsafe with steal-half, deque.md);
+ *   an unbounded number of searching workers (they burn the CPUs the busy
+ *   workers need: at most half search, idle.c).
+ *
+ *   Idle workers park (park.h) after the "unmark, full fence, recheck"
+ *   protocol of idle.c; whoever publishes work follows "publish, full fence,
+ *   check searchers" (corio__idle_notify).  No busy spinning when idle.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <stdlib.h>
+
+#include "runtime/panic.h"
+#include "runtime/sched.h"
+
+#define INJECT_INTERVAL 61u   /* Go and tokio use 61: a prime, so it does not
+                                 beat with program periods */
+#define LIFO_MAX_RUNS 3u      /* tokio's MAX_LIFO_POLLS_PER_TICK */
+
+corio__worker *corio__worker_self(void) {
+    return corio__thread_get()->worker;
+}
+
+/* ---- injection queue ------------------------------------------------------ */
+
+void corio__inject_push(corio_rt *rt, corio__task *first, corio__task *last, size_t n) {
+    last->next = NULL;
+    pthread_mutex_lock(&rt->inject_lock);
+    if (rt->inject_tail != NULL) rt->inject_tail->next = first;
+    else rt->inject_head = first;
+    rt->inject_tail = last;
+    /* release: a peek that sees the new length also sees the tasks (the
+     * mutex orders the rest). */
+    atomic_fetch_add_explicit(&rt->inject_len, n, memory_order_release);
+    pthread_mutex_unlock(&rt->inject_lock);
+}
+
+/* Pop up to `max` tasks; the first is returned, the rest go to w's ring. */
+static corio__task *inject_pop(corio_rt *rt, corio__worker *w, size_t max) {
+    if (atomic_load_explicit(&rt->inject_len, memory_order_acquire) == 0) return NULL;
+    pthread_mutex_lock(&rt->inject_lock);
+    corio__task *first = rt->inject_head;
+    if (first == NULL) {
+        pthread_mutex_unlock(&rt->inject_lock);
+        return NULL;
+    }
+    size_t len = atomic_load_explicit(&rt->inject_len, memory_order_relaxed);
+    size_t n = len / rt->nworkers + 1;
+    if (n > max) n = max;
+    size_t room = corio__deque_capacity(&w->q) - corio__deque_len(&w->q);
+    if (n > room + 1) n = room + 1;
+    corio__task *t = first;
+    size_t taken = 1;
+    corio__task *rest = first->next;
+    while (taken < n && rest != NULL) {
+        corio__task *nx = rest->next;
+        rest->next = NULL;
+        if (corio__deque_push(&w->q, rest) != 0) {
+            rest->next = nx; /* ring full after all: leave it queued */
+            break;
+        }
+        rest = nx;
+        taken++;
+    }
+    rt->inject_head = rest;
+    if (rest == NULL) rt->inject_tail = NULL;
+    atomic_fetch_sub_explicit(&rt->inject_len, taken, memory_order_relaxed);
+    pthread_mutex_unlock(&rt->inject_lock);
+    t->next = NULL;
+    atomic_fetch_add_explicit(&w->m.inject_pops, taken, memory_order_relaxed);
+    return t;
+}
+
+/* ---- scheduling ----------------------------------------------------------- */
+
+static void push_ring(corio__worker *w, corio__task *t) {
+    if (corio__deque_push(&w->q, t) == 0) return;
+    /* Full: move the older half plus t to the injection queue in one go. */
+    void *batch[CORIO__DEQUE_CAPACITY / 2 + 1];
+    size_t n = corio__deque_take_half(&w->q, batch);
+    batch[n++] = t;
+    for (size_t i = 0; i + 1 < n; i++) ((corio__task *)batch[i])->next = batch[i + 1];
+    corio__inject_push(w->rt, batch[0], batch[n - 1], n);
+}
+
+void corio__schedule(corio__task *t, bool lifo) {
+    corio__worker *w = corio__worker_self();
+    corio_rt *rt = t->rt;
+    if (w == NULL || w->rt != rt) {
+        corio__inject_push(rt, t, t, 1);
+        corio__idle_notify(rt);
+        return;
+    }
+    if (lifo) {
+        corio__task *prev = w->lifo;
+        w->lifo = t;
+        if (prev == NULL) {
+            /* Nothing became stealable, but if this worker is busy another
+             * one could still run the task after a while: only the ring is
+             * visible to thieves, so no notification is needed here. */
+            return;
+        }
+        t = prev;
+    }
+    push_ring(w, t);
+    corio__idle_notify(rt);
+}
+
+static corio__task *steal(corio__worker *w) {
+    corio_rt *rt = w->rt;
+    unsigned n = rt->nworkers;
+    if (n < 2) return NULL;
+    /* xorshift64: a cheap random start, so thieves spread over victims. */
+    w->rng ^= w->rng << 13;
+    w->rng ^= w->rng >> 7;
+    w->rng ^= w->rng << 17;
+    unsigned start = (unsigned)(w->rng % n);
+    for (unsigned i = 0; i < n; i++) {
+        corio__worker *v = &rt->workers[(start + i) % n];
+        if (v == w) continue;
+        size_t before = corio__deque_len(&w->q);
+        corio__task *t = corio__deque_steal(&v->q, &w->q);
+        if (t != NULL) {
+            uint64_t got = 1 + corio__deque_len(&w->q) - before;
+            atomic_fetch_add_explicit(&w->m.steals, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&w->m.stolen_tasks, got, memory_order_relaxed);
+            atomic_fetch_add_explicit(&v->m.stolen_from, got, memory_order_relaxed);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static corio__task *next_local(corio__worker *w) {
+    corio_rt *rt = w->rt;
+    w->tick++;
+    if (w->tick % INJECT_INTERVAL == 0) {
+        if (rt->parker_ops->poll != NULL) rt->parker_ops->poll(w->parker);
+        corio__task *t = inject_pop(rt, w, 1);
+        if (t != NULL) return t;
+    }
+    if (w->lifo != NULL) {
+        corio__task *t = w->lifo;
+        w->lifo = NULL;
+        if (w->lifo_runs < LIFO_MAX_RUNS) {
+            w->lifo_runs++;
+            return t;
+        }
+        push_ring(w, t); /* it had its share: to the back of the ring */
+    }
+    w->lifo_runs = 0;
+    corio__task *t = corio__deque_pop(&w->q);
+    if (t != NULL) return t;
+    return inject_pop(rt, w, CORIO__DEQUE_CAPACITY / 2);
+}
+
+bool corio__rt_has_work(corio_rt *rt) {
+    if (atomic_load_explicit(&rt->inject_len, memory_order_acquire) != 0) return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (!corio__deque_is_empty(&rt->workers[i].q)) return true;
+    return false;
+}
+
+/* ---- running a task ---------------------------------------------------------- */
+
+static void run(corio__worker *w, corio__thread *th, corio__task *t) {
+    atomic_fetch_add_explicit(&w->m.tasks_run, 1, memory_order_relaxed);
+    if (!t->started && atomic_load_explicit(&t->killed, memory_order_acquire)) {
+        corio__task_finish(w, t); /* killed before it ever ran: never runs */
+        return;
+    }
+    if (!t->started) {
+        int r = corio__task_start(t);
+        if (r < 0) { /* no stack: it ends unrun, and join reports why */
+            t->error = r;
+            corio__task_finish(w, t);
+            return;
+        }
+    }
+    t->started = true;
+    /* We own the task (popped it); a waker only CASes RUNNING -> NOTIFIED.
+     * relaxed: the pop already gave us the task's data; the later CAS in
+     * the PARK case orders what the task wrote. */
+    atomic_store_explicit(&t->sched, CORIO__T_RUNNING, memory_order_relaxed);
+    w->current = t;
+    w->reason = 0;
+    corio__ctx_switch(th, &th->root, t->top, NULL, NULL);
+    /* Back on the worker's own stack (a worker loop never migrates). */
+    w->current = NULL;
+    switch (w->reason) {
+    case CORIO__R_YIELD:
+        atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
+        push_ring(w, t);
+        break;
+    case CORIO__R_PARK: {
+        unsigned s = CORIO__T_RUNNING;
+        /* release: publishes the saved context to the waker that will
+         * CAS IDLE -> SCHEDULED (acquire). */
+        if (!atomic_compare_exchange_strong_explicit(&t->sched, &s, CORIO__T_IDLE,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            /* NOTIFIED while it was parking: run it again. */
+            atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
+            corio__schedule(t, true);
+        }
+        break;
+    }
+    case CORIO__R_EXIT:
+        corio__task_finish(w, t);
+        break;
+    default:
+        corio__panic(__func__, "task switched back without a reason", t->ctx.id);
+    }
+}
+
+void corio__task_suspend(unsigned reason) {
+    corio__thread *th = corio__thread_get();
+    corio__worker *w = th->worker;
+    corio__task *t = w->current;
+    corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
+    t->top = me;
+    w->reason = reason;
+    corio__ctx_switch(th, me, &th->root, NULL, NULL);
+    /* Resumed, perhaps by another worker: th and w are stale now. */
+}
+
+void *corio__worker_main(void *arg) {
+    corio__worker *w = arg;
+    corio_rt *rt = w->rt;
+    corio__thread *th = corio__thread_get();
+    th->worker = w;
+    w->parker = rt->parker_ops->create(rt, w->index);
+    if (w->parker == NULL) corio__panic(__func__, "cannot create the worker's parker", w->index);
+    pthread_barrier_wait(&rt->started);
+    while (!atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+        corio__task *t = next_local(w);
+        if (t == NULL) {
+            if (corio__idle_begin_search(rt, w)) {
+                t = steal(w);
+                if (t == NULL) t = inject_pop(rt, w, CORIO__DEQUE_CAPACITY / 2);
+            }
+            if (t == NULL) {
+                corio__idle_sleep(rt, w);
+                continue;
+            }
+        }
+        /* Found work, maybe right after being woken as a searcher. */
+        if (w->searching) corio__idle_end_search(rt, w);
+        run(w, th, t);
+    }
+    if (w->searching) corio__idle_end_search(rt, w);
+    rt->parker_ops->destroy(w->parker);
+    w->parker = NULL;
+    th->worker = NULL;
+    return NULL;
+}
