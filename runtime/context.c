@@ -17,8 +17,7 @@
  *         NULL save on the final exit so the fake stack is freed, NULL
  *         restore on first entry.
  *   TSan: __tsan_switch_to_fiber(to, 0) immediately before each jump; flag
- *         0 keeps the happens-before edge a hand-off implies.  Fibers are
- *         recycled (see tsan_fiber_get).
+ *         0 keeps the happens-before edge a hand-off implies.
  *   valgrind: stacks are registered in runtime/stack.c.
  */
 #define _GNU_SOURCE 1
@@ -30,42 +29,6 @@
 
 #include "runtime/panic.h"
 
-#if defined(CORIO_TSAN)
-/* TSan fibers are recycled, never destroyed: clang 14's
- * __tsan_destroy_fiber, called for a fiber that ended with a final switch
- * (its shadow call stack never unwound), corrupts the calling thread's
- * state and crashes later in an unrelated interceptor.  Keeping a free list
- * bounds the fibers at the peak number of live contexts.  The cost: a new
- * context on a recycled fiber inherits the old one's happens-before edges,
- * which can only hide a race between a finished context and a new one. */
-static pthread_mutex_t fiber_lock = PTHREAD_MUTEX_INITIALIZER;
-static void **fiber_free;
-static size_t fiber_len, fiber_cap;
-
-static void *tsan_fiber_get(void) {
-    void *f = NULL;
-    pthread_mutex_lock(&fiber_lock);
-    if (fiber_len > 0) f = fiber_free[--fiber_len];
-    pthread_mutex_unlock(&fiber_lock);
-    return f != NULL ? f : __tsan_create_fiber(0);
-}
-
-static void tsan_fiber_put(void *f) {
-    pthread_mutex_lock(&fiber_lock);
-    if (fiber_len == fiber_cap) {
-        size_t cap = fiber_cap ? 2 * fiber_cap : 256;
-        void **n = realloc(fiber_free, cap * sizeof *n);
-        if (n == NULL) {
-            pthread_mutex_unlock(&fiber_lock);
-            return; /* dropped: TSan keeps it; only memory is lost */
-        }
-        fiber_free = n;
-        fiber_cap = cap;
-    }
-    fiber_free[fiber_len++] = f;
-    pthread_mutex_unlock(&fiber_lock);
-}
-#endif
 
 /* initial-exec: the overflow signal handler reads it, and the TLS block of a
  * library loaded at start-up is static anyway. */
@@ -156,13 +119,13 @@ void corio__ctx_make(corio__ctx *c, corio__stack *s, corio__ctx_entry entry,
     c->id = id;
     c->fctx = make_fcontext(s->lo + s->size, s->size, trampoline);
 #if defined(CORIO_TSAN)
-    c->tsan_fiber = tsan_fiber_get();
+    c->tsan_fiber = __tsan_create_fiber(0);
 #endif
 }
 
 void corio__ctx_release(corio__ctx *c) {
 #if defined(CORIO_TSAN)
-    if (c->tsan_fiber != NULL) tsan_fiber_put(c->tsan_fiber);
+    if (c->tsan_fiber != NULL) __tsan_destroy_fiber(c->tsan_fiber);
     c->tsan_fiber = NULL;
 #endif
     if (c->stack != NULL) corio__stack_put(c->stack);
