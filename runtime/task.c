@@ -290,7 +290,7 @@ int corio_task_join(corio_tid tid, void **result) {
     if (tid == self->ctx.id) return -EDEADLK;
     if (killed(self)) return -ECANCELED;
     corio__waiter me = {.task = self};
-    corio__task *t;
+    corio__task *t = NULL;
     int r = join_begin(tid, &t, &me, result);
     if (r <= 0) return r;
     corio__spin_unlock(&t->lock);
@@ -323,7 +323,7 @@ int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {
     pthread_cond_t c = PTHREAD_COND_INITIALIZER;
     bool woken = false;
     corio__waiter me = {.task = NULL, .m = &m, .c = &c, .woken = &woken};
-    corio__task *t;
+    corio__task *t = NULL;
     int r = join_begin(tid, &t, &me, result);
     if (r <= 0) return r;
     corio__spin_unlock(&t->lock);
