@@ -107,7 +107,7 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
         return; /* already woken: a stale unpark permit will be absorbed later */
     }
 
-    atomic_fetch_add_explicit(&w->m.parks, 1, memory_order_relaxed);
+    CORIO__STAT_ADD(w, parks, 1);
     for (;;) {
         rt->parker_ops->park(w->parker);
         pthread_mutex_lock(&idle->lock);
@@ -133,7 +133,7 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
             break;
         }
     }
-    atomic_fetch_add_explicit(&w->m.wakeups, 1, memory_order_relaxed);
+    CORIO__STAT_ADD(w, wakeups, 1);
 }
 
 void corio__idle_wake_all(corio_rt *rt) {

@@ -88,6 +88,31 @@ corio__task *corio__task_alloc(void) {
     return t;
 }
 
+size_t corio__task_alloc_many(corio__task **list, size_t n) {
+    size_t got = 0;
+    pthread_mutex_lock(&lock);
+    while (got < n) {
+        if (free_list == NULL && grow_locked() < 0) break;
+        corio__task *t = free_list;
+        free_list = t->next;
+        t->next = *list;
+        *list = t;
+        got++;
+    }
+    pthread_mutex_unlock(&lock);
+    return got;
+}
+
+void corio__task_release_many(corio__task *first, size_t n) {
+    if (first == NULL) return;
+    corio__task *last = first;
+    for (size_t i = 1; i < n && last->next != NULL; i++) last = last->next;
+    pthread_mutex_lock(&lock);
+    last->next = free_list;
+    free_list = first;
+    pthread_mutex_unlock(&lock);
+}
+
 void corio__task_recycle_locked(corio__task *t) {
     t->live = false;
     t->gen = t->gen + 1 == 0 ? 1 : t->gen + 1; /* never generation 0 */

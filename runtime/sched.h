@@ -22,6 +22,13 @@ typedef struct corio__metrics {
         inject_pops;
 } corio__metrics;
 
+/* Owner-only counters: a plain load and store, not a locked RMW; atomics
+ * only so that readers on other threads do not race. */
+#define CORIO__STAT_ADD(w, field, n)                                                    \
+    atomic_store_explicit(&(w)->m.field,                                                \
+                          atomic_load_explicit(&(w)->m.field, memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+
 struct corio__worker {
     corio__deque q;            /* this worker's run queue (owner: this worker) */
     struct corio_rt *rt;
@@ -75,6 +82,8 @@ void *corio__worker_main(void *arg);
  * it is a worker of t's runtime (`lifo`: in the run-next slot), else on the
  * injection queue. */
 void corio__schedule(corio__task *t, bool lifo);
+/* The same, when the caller knows its worker (NULL: not a worker). */
+void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
 /* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
 void corio__task_suspend(unsigned reason);
 /* The worker the calling thread is, or NULL. */

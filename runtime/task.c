@@ -25,30 +25,44 @@
 #include "runtime/task.h"
 
 #define CACHE_MAX 256u
+#define CACHE_BATCH 64u
 
 /* ---- structs: the worker's cache in front of the id table -------------- */
 
+/* The cache moves structs to and from the id table in batches, so the
+ * table's mutex is taken once per CACHE_BATCH spawns at most. */
 static corio__task *task_get(corio__worker *w) {
-    if (w != NULL && w->cache != NULL) {
-        corio__task *t = w->cache;
-        w->cache = t->next;
-        w->cache_len--;
-        t->next = NULL;
-        return t;
+    if (w == NULL) return corio__task_alloc();
+    if (w->cache == NULL) {
+        w->cache_len = corio__task_alloc_many(&w->cache, CACHE_BATCH);
+        if (w->cache == NULL) return NULL;
     }
-    return corio__task_alloc();
+    corio__task *t = w->cache;
+    w->cache = t->next;
+    w->cache_len--;
+    t->next = NULL;
+    return t;
 }
 
-static void task_put(corio__task *t) {
-    corio__worker *w = corio__worker_self();
-    if (w != NULL && w->cache_len < CACHE_MAX) {
-        t->next = w->cache;
-        w->cache = t;
-        w->cache_len++;
+static void task_put_on(corio__worker *w, corio__task *t) {
+    if (w == NULL) {
+        corio__task_release(t);
         return;
     }
-    corio__task_release(t);
+    t->next = w->cache;
+    w->cache = t;
+    if (++w->cache_len >= CACHE_MAX) {
+        /* Keep the newest (warm) half, return the rest in one batch. */
+        corio__task *keep_last = w->cache;
+        for (unsigned i = 1; i < CACHE_MAX / 2; i++) keep_last = keep_last->next;
+        corio__task *rest = keep_last->next;
+        keep_last->next = NULL;
+        corio__task_release_many(rest, w->cache_len - CACHE_MAX / 2);
+        w->cache_len = CACHE_MAX / 2;
+    }
 }
+
+static void task_put(corio__task *t) { task_put_on(corio__worker_self(), t); }
 
 /* ---- wake ---------------------------------------------------------------- */
 
@@ -137,9 +151,9 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     /* relaxed: the queue push below publishes the whole task (release). */
     atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
     atomic_fetch_add_explicit(&rt->nlive, 1, memory_order_relaxed);
-    if (w != NULL) atomic_fetch_add_explicit(&w->m.spawned, 1, memory_order_relaxed);
+    if (w != NULL) CORIO__STAT_ADD(w, spawned, 1);
     if (tid != NULL) *tid = id;
-    corio__schedule(t, true);
+    corio__schedule_from(w, t, true);
     return 0;
 }
 
@@ -156,8 +170,10 @@ int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg) {
 
 /* ---- the calling task ----------------------------------------------------- */
 
+/* The calling task.  Reads TLS inline: every caller uses it before its
+ * first switch only, and keeps the task pointer (stable) afterwards. */
 static corio__task *self_task(void) {
-    corio__worker *w = corio__worker_self();
+    corio__worker *w = corio__thread_here()->worker;
     return w != NULL ? w->current : NULL;
 }
 

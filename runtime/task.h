@@ -104,6 +104,10 @@ corio__task *corio__task_alloc(void);
  * goes back with corio__task_release (or a worker's cache). */
 void corio__task_recycle_locked(corio__task *t);
 void corio__task_release(corio__task *t);
+/* Batches for the workers' caches: prepend up to n free structs to *list
+ * (returns how many); give back a NULL-terminated list of n structs. */
+size_t corio__task_alloc_many(corio__task **list, size_t n);
+void corio__task_release_many(corio__task *first, size_t n);
 /* Resolve `tid` and return its task *locked*, or NULL (stale/unknown). */
 corio__task *corio__task_lookup_lock(corio_tid tid);
 /* Calls fn(t, arg) for every slot ever allocated (locked around each). */

@@ -87,7 +87,7 @@ static corio__task *inject_pop(corio_rt *rt, corio__worker *w, size_t max) {
     atomic_fetch_sub_explicit(&rt->inject_len, taken, memory_order_relaxed);
     pthread_mutex_unlock(&rt->inject_lock);
     t->next = NULL;
-    atomic_fetch_add_explicit(&w->m.inject_pops, taken, memory_order_relaxed);
+    CORIO__STAT_ADD(w, inject_pops, taken);
     return t;
 }
 
@@ -104,7 +104,10 @@ static void push_ring(corio__worker *w, corio__task *t) {
 }
 
 void corio__schedule(corio__task *t, bool lifo) {
-    corio__worker *w = corio__worker_self();
+    corio__schedule_from(corio__worker_self(), t, lifo);
+}
+
+void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo) {
     corio_rt *rt = t->rt;
     if (w == NULL || w->rt != rt) {
         corio__inject_push(rt, t, t, 1);
@@ -142,8 +145,8 @@ static corio__task *steal(corio__worker *w) {
         corio__task *t = corio__deque_steal(&v->q, &w->q);
         if (t != NULL) {
             uint64_t got = 1 + corio__deque_len(&w->q) - before;
-            atomic_fetch_add_explicit(&w->m.steals, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&w->m.stolen_tasks, got, memory_order_relaxed);
+            CORIO__STAT_ADD(w, steals, 1);
+            CORIO__STAT_ADD(w, stolen_tasks, got);
             atomic_fetch_add_explicit(&v->m.stolen_from, got, memory_order_relaxed);
             return t;
         }
@@ -184,7 +187,7 @@ bool corio__rt_has_work(corio_rt *rt) {
 /* ---- running a task ---------------------------------------------------------- */
 
 static void run(corio__worker *w, corio__thread *th, corio__task *t) {
-    atomic_fetch_add_explicit(&w->m.tasks_run, 1, memory_order_relaxed);
+    CORIO__STAT_ADD(w, tasks_run, 1);
     if (!t->started && atomic_load_explicit(&t->killed, memory_order_acquire)) {
         corio__task_finish(w, t); /* killed before it ever ran: never runs */
         return;
@@ -221,7 +224,7 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
                                                      memory_order_acquire)) {
             /* NOTIFIED while it was parking: run it again. */
             atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
-            corio__schedule(t, true);
+            corio__schedule_from(w, t, true);
         }
         break;
     }
@@ -234,7 +237,7 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
 }
 
 void corio__task_suspend(unsigned reason) {
-    corio__thread *th = corio__thread_get();
+    corio__thread *th = corio__thread_here(); /* not used after the switch */
     corio__worker *w = th->worker;
     corio__task *t = w->current;
     corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
