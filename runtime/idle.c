@@ -136,15 +136,26 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
     CORIO__STAT_ADD(w, wakeups, 1);
 }
 
+/* Called after `stopping` is set.  Only the workers taken off the sleepers
+ * list here are unparked: they are blocked in park, so their parkers are
+ * alive.  Any other worker is awake and sees `stopping` itself: one that
+ * joins the list after this scan re-checks `stopping` before parking. */
 void corio__idle_wake_all(corio_rt *rt) {
     corio__idle *idle = &rt->idle;
+    corio__worker *list = NULL;
     pthread_mutex_lock(&idle->lock);
     while (idle->sleepers != NULL) {
         corio__worker *w = idle->sleepers;
         idle->sleepers = w->next_sleeper;
         w->sleeping = false;
+        w->next_sleeper = list;
+        list = w;
         atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
     }
     pthread_mutex_unlock(&idle->lock);
-    for (unsigned i = 0; i < rt->nworkers; i++) rt->parker_ops->unpark(rt->workers[i].parker);
+    while (list != NULL) {
+        corio__worker *w = list;
+        list = w->next_sleeper; /* read before the unpark lets w go */
+        rt->parker_ops->unpark(w->parker);
+    }
 }

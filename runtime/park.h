@@ -17,7 +17,7 @@ typedef struct corio__parker_ops {
     /* Create the parker of worker `index`; runs on that worker's thread.
      * Returns NULL on failure. */
     void *(*create)(void *ctx, unsigned index);
-    /* Destroy it; runs on the worker's thread after its last park. */
+    /* Destroy it, once every worker thread of the runtime has ended. */
     void (*destroy)(void *p);
     /* Block until unparked (or until the parker has events to deliver). */
     void (*park)(void *p);

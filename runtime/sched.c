@@ -153,6 +153,7 @@ int corio_rt_shutdown(corio_rt *rt) {
     atomic_store_explicit(&rt->stopping, 1, memory_order_release);
     corio__idle_wake_all(rt);
     for (unsigned i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
+    for (unsigned i = 0; i < rt->nworkers; i++) rt->parker_ops->destroy(rt->workers[i].parker);
     free_rt(rt);
     corio__idtable_unref();
     return 0;

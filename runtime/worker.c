@@ -272,8 +272,8 @@ void *corio__worker_main(void *arg) {
         run(w, th, t);
     }
     if (w->searching) corio__idle_end_search(rt, w);
-    rt->parker_ops->destroy(w->parker);
-    w->parker = NULL;
+    /* The parker is destroyed by corio_rt_shutdown once every worker has
+     * ended: another worker may still be unparking this one right now. */
     th->worker = NULL;
     return NULL;
 }
