@@ -128,27 +128,29 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     if (atomic_load_explicit(&rt->shutting_down, memory_order_acquire)) return -ESHUTDOWN;
     corio__task *t = task_get(w);
     if (t == NULL) return -ENOMEM;
-    corio__spin_lock(&t->lock);
-    t->live = true;
-    t->finished = t->detached = t->joined = false;
-    t->nwaiters = 0;
-    t->waiters = NULL;
+    /* Everything a stale-id lookup or the shutdown scan may read is set
+     * before `live`, under the lock that publishes it.  The stack comes at
+     * the first run (corio__task_start): a task waiting in a queue costs
+     * its struct only, and a burst of short tasks reuses a few warm stacks
+     * from the pool.  gen is read without the lock: only the struct's
+     * owner (us, now) changes it. */
     corio_tid id = corio__task_tid(t);
-    corio__spin_unlock(&t->lock);
-    /* The stack comes at the first run (corio__task_start): a task waiting
-     * in a queue costs its struct only, and a burst of short tasks reuses
-     * a few warm stacks from the pool. */
     t->ctx.id = id;
     t->top = &t->ctx;
     t->error = 0;
-    t->rt = rt;
     t->fn = fn;
     t->arg = arg;
     t->result = NULL;
     t->started = false;
-    atomic_store_explicit(&t->killed, 0, memory_order_relaxed);
     atomic_store_explicit(&t->permit, 0, memory_order_relaxed);
-    /* relaxed: the queue push below publishes the whole task (release). */
+    corio__spin_lock(&t->lock);
+    t->rt = rt;
+    atomic_store_explicit(&t->killed, 0, memory_order_relaxed);
+    t->finished = t->detached = t->joined = false;
+    t->nwaiters = 0;
+    t->waiters = NULL;
+    t->live = true;
+    corio__spin_unlock(&t->lock);
     atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
     atomic_fetch_add_explicit(&rt->nlive, 1, memory_order_relaxed);
     if (w != NULL) CORIO__STAT_ADD(w, spawned, 1);
