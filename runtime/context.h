@@ -46,6 +46,7 @@ struct corio__ctx {
     void *tsan_fiber;      /* TSan fiber handle */
     corio__ctx_entry entry;
     uint64_t id;           /* diagnostics */
+    const char *name;      /* diagnostics; may be NULL */
     unsigned kind;         /* enum corio__ctx_kind */
 };
 
@@ -130,7 +131,7 @@ __attribute__((always_inline)) static inline void corio__before_jump(corio__ctx 
                                                                      corio__ctx *to, int final) {
     if (from->stack != NULL && from->stack->guard == CORIO__GUARD_CANARY)
         corio__stack_check(from->stack, from->kind == CORIO__CTX_TASK ? "task" : "coroutine",
-                           from->id);
+                           from->id, from->name);
 #if defined(CORIO_ASAN)
     __sanitizer_start_switch_fiber(final ? NULL : &from->asan_fake, to->stack_lo, to->stack_size);
 #else

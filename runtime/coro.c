@@ -111,7 +111,7 @@ static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_cor
     corio__ctx_make(&co->ctx, s, coro_entry, CORIO__CTX_CORO, id);
     co->fn = fn;
     co->arg = arg;
-    co->name = opts != NULL ? opts->name : NULL;
+    co->ctx.name = opts != NULL ? opts->name : NULL;
     atomic_init(&co->state, CORIO_CORO_CREATED);
     if (prime) {
         r = resume(co, 0, NULL, NULL);

@@ -22,8 +22,6 @@ struct corio_coro {
     void *transfer;          /* value in (send) and out (yield/return) */
     int code;                /* what the pending yield returns */
     bool returned;           /* set by the body's exit, read by the resumer */
-    size_t stack_req;        /* requested stack size (generators map late) */
-    const char *name;
 };
 
 #endif

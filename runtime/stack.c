@@ -164,14 +164,20 @@ void corio__stack_put(corio__stack *s) {
 static struct sigaction old_segv, old_bus;
 static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
 
-static void report_overflow(const char *kind, uint64_t id, size_t size) {
+static void report_overflow(const char *kind, uint64_t id, size_t size, const char *name) {
     corio__write_str(2, "corio: stack overflow in ");
     corio__write_str(2, kind);
     corio__write_str(2, " ");
     corio__write_u64(2, id);
     corio__write_str(2, " (stack ");
     corio__write_u64(2, size);
-    corio__write_str(2, " bytes)\n");
+    corio__write_str(2, " bytes)");
+    if (name != NULL) {
+        corio__write_str(2, " \"");
+        corio__write_str(2, name);
+        corio__write_str(2, "\"");
+    }
+    corio__write_str(2, "\n");
     signal(SIGABRT, SIG_DFL);
     abort();
 }
@@ -180,8 +186,8 @@ static const char *kind_name(unsigned kind) {
     return kind == CORIO__CTX_TASK ? "task" : "coroutine";
 }
 
-void corio__stack_check(const corio__stack *s, const char *kind, uint64_t id) {
-    if (*(const uint64_t *)s->lo != CORIO__STACK_CANARY) report_overflow(kind, id, s->size);
+void corio__stack_check(const corio__stack *s, const char *kind, uint64_t id, const char *name) {
+    if (*(const uint64_t *)s->lo != CORIO__STACK_CANARY) report_overflow(kind, id, s->size, name);
 }
 
 static void chain(int sig, siginfo_t *si, void *uc) {
@@ -204,7 +210,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
     if (t != NULL && t->current != NULL && t->current->stack != NULL) {
         const corio__stack *s = t->current->stack;
         const char *a = si->si_addr;
-        if (a >= s->map && a < s->lo) report_overflow(kind_name(t->current->kind), t->current->id, s->size);
+        if (a >= s->map && a < s->lo) report_overflow(kind_name(t->current->kind), t->current->id, s->size,
+                                                t->current->name);
     }
     chain(sig, si, uc);
 }

@@ -50,7 +50,7 @@ size_t corio__stack_round(size_t size);
 
 /* Checks the canary of a canary-guarded stack; panics with the overflow
  * message naming `kind` and `id` if it is gone. */
-void corio__stack_check(const corio__stack *s, const char *kind, uint64_t id);
+void corio__stack_check(const corio__stack *s, const char *kind, uint64_t id, const char *name);
 
 /* Per-thread setup / teardown, called by runtime/context.c: the alternate
  * signal stack for the overflow handler, and the pool. */

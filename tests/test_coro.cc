@@ -591,6 +591,20 @@ TEST(CoroDeathTest, StackOverflowIsReported) {
   EXPECT_DEATH(provoke(overflow_body), kOverflowRe);
 }
 
+TEST(CoroDeathTest, OverflowReportNamesTheCoroutine) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        corio_coro_opts o = {};
+        o.name = "parser";
+        corio_coro *c;
+        if (corio_coro_create(&c, overflow_body, nullptr, &o) != 0) _exit(3);
+        corio_coro_send(c, nullptr, nullptr);
+        _exit(4);
+      },
+      "corio: stack overflow in coroutine [0-9]+ \\(stack [0-9]+ bytes\\) \"parser\"");
+}
+
 TEST(CoroDeathTest, BigFrameStillHitsTheGuard) {
 #if defined(CORIO_TEST_ASAN)
   GTEST_SKIP() << "ASan moves large frames to its fake stack; nothing to overflow";
