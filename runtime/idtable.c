@@ -1,6 +1,7 @@
 /* runtime/idtable.c - generation-tagged task ids over type-stable memory.
  *
- * A task id is (generation << 32) | (slot + 1), never 0.  Task structs live
+ * A task id is (generation << 32) | (slot + 1), never 0; the first use of
+ * a slot has generation 0, so a program's first tasks have small ids.  Task structs live
  * in chunks that are never freed while any runtime exists, so a stale id
  * can always be resolved to a struct safely: under the struct's lock, a
  * generation mismatch (the slot was recycled) or a free slot answers
@@ -61,11 +62,13 @@ static int grow_locked(void) {
     if (nchunks == MAX_CHUNKS) return -ENOMEM;
     corio__task *c = calloc(CHUNK, sizeof *c);
     if (c == NULL) return -ENOMEM;
-    for (unsigned i = 0; i < CHUNK; i++) {
+    /* Pushed from the top down, so slots are handed out in index order and
+     * the first tasks of a program get ids 1, 2, 3, ... */
+    for (unsigned i = CHUNK; i-- > 0;) {
         corio__task *t = &c[i];
         atomic_flag_clear(&t->lock.f);
         t->index = nchunks * CHUNK + i;
-        t->gen = 1;
+        t->gen = 0;
         t->next = free_list;
         free_list = t;
     }
@@ -90,16 +93,19 @@ corio__task *corio__task_alloc(void) {
 
 size_t corio__task_alloc_many(corio__task **list, size_t n) {
     size_t got = 0;
+    corio__task *head = NULL, **tail = &head;
     pthread_mutex_lock(&lock);
     while (got < n) {
         if (free_list == NULL && grow_locked() < 0) break;
         corio__task *t = free_list;
         free_list = t->next;
-        t->next = *list;
-        *list = t;
+        *tail = t; /* keep the table's order */
+        tail = &t->next;
         got++;
     }
     pthread_mutex_unlock(&lock);
+    *tail = *list;
+    *list = head;
     return got;
 }
 
@@ -115,7 +121,7 @@ void corio__task_release_many(corio__task *first, size_t n) {
 
 void corio__task_recycle_locked(corio__task *t) {
     t->live = false;
-    t->gen = t->gen + 1 == 0 ? 1 : t->gen + 1; /* never generation 0 */
+    t->gen++; /* wraps after 2^32 reuses of one slot */
     corio__spin_unlock(&t->lock);
 }
 
@@ -129,7 +135,7 @@ void corio__task_release(corio__task *t) {
 corio__task *corio__task_lookup_lock(corio_tid tid) {
     uint32_t slot = (uint32_t)tid;
     uint32_t gen = (uint32_t)(tid >> 32);
-    if (slot == 0 || gen == 0) return NULL;
+    if (slot == 0) return NULL;
     slot -= 1;
     if ((slot >> CHUNK_BITS) >= MAX_CHUNKS) return NULL;
     corio__task *c = atomic_load_explicit(&chunks[slot >> CHUNK_BITS], memory_order_acquire);

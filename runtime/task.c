@@ -361,6 +361,7 @@ int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {
 }
 
 int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result) {
+    if (self_task() != NULL) return -EPERM; /* before spawning: nothing runs */
     corio_tid tid;
     int r = corio_rt_spawn(rt, &tid, fn, arg);
     if (r < 0) return r;

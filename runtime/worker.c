@@ -214,6 +214,13 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
     case CORIO__R_YIELD:
         atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
         push_ring(w, t);
+        /* The task is stealable now: if a worker sleeps while nobody
+         * searches, wake it.  The cheap relaxed pre-check may be stale; that
+         * only delays the spread (this worker runs the task anyway), so the
+         * fence of a full notify is paid only when it can help. */
+        if (atomic_load_explicit(&w->rt->idle.searching, memory_order_relaxed) == 0 &&
+            atomic_load_explicit(&w->rt->idle.unparked, memory_order_relaxed) < w->rt->nworkers)
+            corio__idle_notify(w->rt);
         break;
     case CORIO__R_PARK: {
         unsigned s = CORIO__T_RUNNING;

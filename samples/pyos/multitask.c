@@ -1,0 +1,60 @@
+/* samples/pyos/multitask.c - "First Multitasking" (seed slides 113-122,
+ * pyos2.py): two tasks that print their name and yield.  The yield is the
+ * trap of slide 109: each task runs until it yields, then the scheduler
+ * switches to the other one, so one worker prints
+ *
+ *     I'm foo / I'm bar / I'm foo / I'm bar / I'm foo / I'm bar
+ *
+ * (slide 122).  The seed's tasks loop forever; here each takes TURNS turns,
+ * the six lines of slide 122, and returns.  pyos2's scheduler has no exit
+ * handling yet (that is slide 123's crash), so nothing is printed when a
+ * task ends.
+ *
+ * usage: multitask [--workers N]
+ */
+#include <stdio.h>
+
+#include "corio.h"
+#include "pyos.h"
+
+#define TURNS 3 /* slide 122 shows three turns of each */
+
+static void *foo(void *arg) {
+    (void)arg;
+    for (int i = 0; i < TURNS; i++) { /* while True: */
+        printf("I'm foo\n");
+        if (corio_task_yield() < 0) break; /* yield */
+    }
+    return NULL;
+}
+
+static void *bar(void *arg) {
+    (void)arg;
+    for (int i = 0; i < TURNS; i++) {
+        printf("I'm bar\n");
+        if (corio_task_yield() < 0) break;
+    }
+    return NULL;
+}
+
+/* sched.new(foo()); sched.new(bar()); sched.mainloop() (slide 121): the
+ * first task starts the two and waits until both have ended. */
+static void *start(void *arg) {
+    (void)arg;
+    corio_tid t[2];
+    if (pyos_check(pyos_new(&t[0], foo, NULL), "starting foo") < 0) return NULL;
+    if (pyos_check(pyos_new(&t[1], bar, NULL), "starting bar") < 0) {
+        pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
+        return NULL;
+    }
+    pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
+    pyos_check(corio_task_join(t[1], NULL), "waiting for bar");
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    unsigned workers = pyos_parse_args(argc, argv, "multitask");
+    corio_rt *rt = pyos_start(workers);
+    pyos_check(corio_rt_run(rt, start, NULL, NULL), "running the tasks");
+    return pyos_finish(rt);
+}

@@ -1,0 +1,58 @@
+/* samples/pyos/taskexit.c - "Second Multitasking" (seed slides 123-128,
+ * pyos3.py): foo takes 10 turns and bar 5, so they end at different times.
+ * pyos3's scheduler catches a task's end and prints "Task N terminated"
+ * (slides 124-126); here each task prints it itself, as its last act
+ * before returning (pyos.h says why).  One worker prints slide 128's
+ *
+ *     I'm foo / I'm bar  (five times) / I'm foo / Task B terminated /
+ *     I'm foo (four times) / Task F terminated
+ *
+ * with F and B the ids corio gave foo and bar (the seed's 1 and 2).
+ *
+ * usage: taskexit [--workers N]
+ */
+#include <stdio.h>
+
+#include "corio.h"
+#include "pyos.h"
+
+static void *foo(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 10; i++) { /* for i in xrange(10): */
+        printf("I'm foo\n");
+        if (corio_task_yield() < 0) break; /* yield */
+    }
+    pyos_terminated();
+    return NULL;
+}
+
+static void *bar(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 5; i++) { /* for i in xrange(5): */
+        printf("I'm bar\n");
+        if (corio_task_yield() < 0) break;
+    }
+    pyos_terminated();
+    return NULL;
+}
+
+/* sched.new(foo()); sched.new(bar()); sched.mainloop() (slide 127). */
+static void *start(void *arg) {
+    (void)arg;
+    corio_tid t[2];
+    if (pyos_check(pyos_new(&t[0], foo, NULL), "starting foo") < 0) return NULL;
+    if (pyos_check(pyos_new(&t[1], bar, NULL), "starting bar") < 0) {
+        pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
+        return NULL;
+    }
+    pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
+    pyos_check(corio_task_join(t[1], NULL), "waiting for bar");
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    unsigned workers = pyos_parse_args(argc, argv, "taskexit");
+    corio_rt *rt = pyos_start(workers);
+    pyos_check(corio_rt_run(rt, start, NULL, NULL), "running the tasks");
+    return pyos_finish(rt);
+}
