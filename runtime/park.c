@@ -3,6 +3,7 @@
 #include "runtime/park.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -52,3 +53,16 @@ const corio__parker_ops corio__cond_parker = {
     .unpark = cp_unpark,
     .poll = NULL,
 };
+
+/* acquire/release: a runtime created after the store sees the whole ops
+ * table the setter prepared. */
+static _Atomic(const corio__parker_ops *) default_ops;
+
+void corio__parker_set_default(const corio__parker_ops *ops) {
+    atomic_store_explicit(&default_ops, ops, memory_order_release);
+}
+
+const corio__parker_ops *corio__parker_get_default(void) {
+    const corio__parker_ops *ops = atomic_load_explicit(&default_ops, memory_order_acquire);
+    return ops != NULL ? ops : &corio__cond_parker;
+}

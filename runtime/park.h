@@ -13,6 +13,10 @@
 #ifndef CORIO_RUNTIME_PARK_H
 #define CORIO_RUNTIME_PARK_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct corio__parker_ops {
     /* Create the parker of worker `index`; runs on that worker's thread.
      * Returns NULL on failure. */
@@ -29,5 +33,15 @@ typedef struct corio__parker_ops {
 
 /* The mutex + condition variable parker. */
 extern const corio__parker_ops corio__cond_parker;
+
+/* The parker that runtimes created from now on use (NULL restores the
+ * condition-variable parker).  This is the seam the I/O layer plugs into;
+ * tests use it to run the scheduler over a fake parker. */
+void corio__parker_set_default(const corio__parker_ops *ops);
+const corio__parker_ops *corio__parker_get_default(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

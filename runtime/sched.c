@@ -69,7 +69,7 @@ int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
     memset(rt->workers, 0, n * sizeof(corio__worker));
     rt->nworkers = n;
     rt->stack_size = stack;
-    rt->parker_ops = &corio__cond_parker;
+    rt->parker_ops = corio__parker_get_default();
     corio__idle_init(&rt->idle, n);
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->live_lock, NULL);
