@@ -1,42 +1,39 @@
 /* runtime/deque.c - the per-worker run queue (interface and roles in
- * deque.h; the full argument in docs/deque.md).
+ * deque.h; the argument in docs/deque.md).
  *
- * Owns: the slot array of each queue, and the head/tail protocol.
+ * Owns: the slot array of each queue, and the protocol on its position
+ * word.  pos = (tail << 32) | head, positions mod 2^32; items live at
+ * [head, tail); len = tail - head (mod 2^32) <= capacity.
  *
- * Why not a classic Chase-Lev deque.  There the owner pops at the bottom
- * without a CAS, and that is safe only because each thief takes a single
- * item at the top: owner and thief can meet on one last item only, and they
- * settle it with one CAS.  A thief that steals half reads an old bottom and
- * then claims a whole range with its CAS on top; items in that range that
- * the owner has popped since (without a CAS) are taken twice.  Making it
- * safe means making the owner's pop a CAS as well, and then the only thing
- * left of Chase-Lev is LIFO order for the owner, which the worker's
- * one-item LIFO slot gives better (the newest task, not the newest of 256).
- * So this is the Go runq / tokio queue shape: FIFO ring, every consumer
- * claims at the head with a CAS, the owner alone moves the tail.
+ * Invariants:
+ *   I1. Every change of head or tail is a CAS on pos from the value the
+ *       changer read, so each change is made against a complete, current
+ *       snapshot of both ends.  Owner pop (tail - 1), owner push (tail + 1),
+ *       push_front (head - 1), take_half and steals (head + n) therefore
+ *       never claim the same position twice: if two of them read the same
+ *       snapshot, only the first CAS wins and the other re-reads.
+ *   I2. Only the owner stores into a queue's slots (its pushes, and the
+ *       copy-in when it steals into its own queue), and only at a position
+ *       outside [head, tail) of its latest snapshot: the slot it fills
+ *       belongs to no item until its CAS publishes it (release).
+ *   I3. Thieves read slots before their claim (copy before claim).  They
+ *       read after an acquire load of pos that saw the pushes' release CAS,
+ *       so they see the items; if their CAS succeeds, pos had not changed,
+ *       so no slot in their range was popped or refilled meanwhile.  If it
+ *       fails, the copies are discarded.  Slots are atomics (relaxed), so
+ *       the racing reads of a failed attempt are not data races.
+ *   I4. ABA: a CAS could succeed against a word that left and came back to
+ *       the same value only after 2^32 position changes at one end while a
+ *       thief sits between its load and its CAS (seconds of continuous
+ *       queue traffic against a preempted thief that does nothing else);
+ *       tokio's queue accepts the same window with 32-bit (and earlier
+ *       16-bit) indices.
  *
- * Invariants (positions are uint64_t; slot of position p is p & mask):
- *   I1. head and tail only grow.  tail is stored by the owner only; head
- *       changes only by CAS from its current value h to h + n, n >= 1, so
- *       its modification order is strictly increasing and every write to it
- *       is a read-modify-write (a release sequence never breaks).
- *   I2. head <= tail <= head + capacity.  Items live at [head, tail).
- *   I3. Only the owner stores into a queue's slots: its pushes, and the
- *       copy-in when it steals into its own queue.  It stores position p
- *       only after an acquire load of head returned a value > p - capacity,
- *       that is after the item at p - capacity was claimed.
- *   I4. A consumer owns positions [h, h + n) exactly when its CAS moved head
- *       from h to h + n.  By I1 those ranges are disjoint and cover every
- *       position once: no item is lost or taken twice.
- *   I5. A thief may read slots before its claim (copy before claim).  If the
- *       CAS then succeeds, what it read are the items pushed at those
- *       positions: the release half of its CAS and the acquire load of head
- *       in I3 order its reads before any reuse of the slots.  If the CAS
- *       fails it throws the copies away.  Slots are atomics (relaxed), so the
- *       racing reads of a failed attempt are not data races.
- *   I6. ABA: a CAS expecting h succeeds against a head that went round the
- *       2^64 space only after 2^64 claimed items (centuries at 10^9/s)
- *       while one thief sits between its load and its CAS.
+ * Memory orders: pushes CAS with release (they publish the slot and the
+ * item's contents); every load of pos that precedes reading or refilling a
+ * slot is acquire, so a thief's slot reads (before its release CAS) happen
+ * before the owner refills those slots; the owner's pop reads only a slot
+ * it wrote itself, so it is relaxed.
  */
 #include "runtime/deque.h"
 
@@ -49,187 +46,152 @@ _Static_assert(sizeof(corio__deque) == CORIO__DEQUE_SIZE,
                "deque.h: CORIO__DEQUE_SIZE must match the C layout");
 _Static_assert(_Alignof(corio__deque) == CORIO__DEQUE_ALIGN,
                "deque.h: CORIO__DEQUE_ALIGN must match the C layout");
-_Static_assert(ATOMIC_LONG_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2,
-               "the 64-bit positions must be lock-free atomics");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the position word must be a lock-free atomic");
 _Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "slots must be lock-free atomics");
 
 #define MAX_CAPACITY ((size_t)1 << 31)
-#define CACHE_LINE 64u
 
-static inline _Atomic(void *) *slot_at(const corio__deque *q, uint64_t pos) {
+static inline uint32_t head_of(uint64_t p) { return (uint32_t)p; }
+static inline uint32_t tail_of(uint64_t p) { return (uint32_t)(p >> 32); }
+static inline uint64_t pack(uint32_t head, uint32_t tail) {
+    return ((uint64_t)tail << 32) | head;
+}
+
+static inline _Atomic(void *) *slot_at(const corio__deque *q, uint32_t pos) {
     return &q->slots[pos & q->mask];
 }
 
-static inline uint64_t cap_of(const corio__deque *q) { return q->mask + 1; }
+static inline uint32_t cap_of(const corio__deque *q) { return (uint32_t)(q->mask + 1); }
 
 int corio__deque_init(corio__deque *q, size_t capacity) {
     if (capacity < 2 || capacity > MAX_CAPACITY || (capacity & (capacity - 1)) != 0)
         return -EINVAL;
-    size_t bytes = capacity * sizeof(_Atomic(void *));
-    bytes = (bytes + CACHE_LINE - 1) & ~(size_t)(CACHE_LINE - 1);
-    _Atomic(void *) *s = aligned_alloc(CACHE_LINE, bytes);
-    if (s == NULL) return -ENOMEM;
-    /* atomic_init: plain initialisation.  The queue reaches other threads
-     * later, through whatever publishes the worker (thread start, mutex). */
-    for (size_t i = 0; i < capacity; i++) atomic_init(&s[i], NULL);
-    atomic_init(&q->head, 0);
-    atomic_init(&q->tail, 0);
-    q->slots = s;
-    q->mask = (uint64_t)capacity - 1;
+    q->slots = calloc(capacity, sizeof *q->slots);
+    if (q->slots == NULL) return -ENOMEM;
+    for (size_t i = 0; i < capacity; i++) atomic_init(&q->slots[i], NULL);
+    q->mask = capacity - 1;
+    atomic_init(&q->pos, 0);
     return 0;
 }
 
 void corio__deque_fini(corio__deque *q) {
-    free((void *)q->slots);
+    free(q->slots);
     q->slots = NULL;
 }
 
-size_t corio__deque_capacity(const corio__deque *q) { return (size_t)cap_of(q); }
+size_t corio__deque_capacity(const corio__deque *q) { return cap_of(q); }
 
 int corio__deque_push(corio__deque *q, void *item) {
-    CORIO_ASSERT(item != NULL, "deque items are non-NULL", 0);
-    /* relaxed: the owner (this thread) is the only writer of tail. */
-    uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    /* acquire: pairs with the release half of the head CAS in pop,
-     * take_half and steal (I3).  Whoever claimed position t - capacity read
-     * its slot before that CAS; this load makes that read happen before our
-     * store below, so a thief can never see the new item in place of the
-     * one it claimed (I5). */
-    uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
-    if (t - h >= cap_of(q)) return -ENOSPC;
-    /* relaxed: published by the release store of tail just below. */
-    atomic_store_explicit(slot_at(q, t), item, memory_order_relaxed);
-    /* release: pairs with the acquire loads of tail in steal and len; a
-     * consumer that sees tail > t sees the item in its slot. */
-    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
-    return 0;
+    CORIO_ASSERT(item != NULL, "deque.c: NULL item pushed", 0);
+    /* acquire: pairs with a thief's release CAS, so its reads of the slot
+     * we are about to refill happened before (I3). */
+    uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
+    for (;;) {
+        uint32_t h = head_of(p), t = tail_of(p);
+        if ((uint32_t)(t - h) >= cap_of(q)) return -ENOSPC;
+        atomic_store_explicit(slot_at(q, t), item, memory_order_relaxed); /* I2 */
+        /* release: publishes the slot and the item's contents to thieves,
+         * pairs with their acquire load of pos. */
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, pack(h, t + 1),
+                                                  memory_order_release, memory_order_acquire))
+            return 0;
+    }
+}
+
+int corio__deque_push_front(corio__deque *q, void *item) {
+    CORIO_ASSERT(item != NULL, "deque.c: NULL item pushed", 0);
+    /* acquire: as in push. */
+    uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
+    for (;;) {
+        uint32_t h = head_of(p), t = tail_of(p);
+        if ((uint32_t)(t - h) >= cap_of(q)) return -ENOSPC;
+        atomic_store_explicit(slot_at(q, h - 1), item, memory_order_relaxed); /* I2 */
+        /* release: as in push. */
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, pack(h - 1, t),
+                                                  memory_order_release, memory_order_acquire))
+            return 0;
+    }
 }
 
 void *corio__deque_pop(corio__deque *q) {
-    /* relaxed: this thread is the only writer of tail. */
-    uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    /* relaxed: h is only the expected value of the CAS below, which checks
-     * it; the slot we read after the claim was stored by this thread. */
-    uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint64_t p = atomic_load_explicit(&q->pos, memory_order_relaxed);
     for (;;) {
-        if (h == t) return NULL; /* I2: consumers never pass our tail */
-        /* release on success: pairs with the acquire head loads in steal
-         * and len, handing them the tail stores made before it, so their
-         * (head, tail) snapshot has head <= tail.  (Our own later slot
-         * stores are ordered after this by program order.)  relaxed on
-         * failure: the fresh h is again only an expectation. */
-        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1, memory_order_release,
-                                                  memory_order_relaxed)) {
-            /* relaxed: claimed (I4), and only this thread stores slots
-             * (I3), so the slot still holds what this thread pushed. */
-            return atomic_load_explicit(slot_at(q, h), memory_order_relaxed);
-        }
+        uint32_t h = head_of(p), t = tail_of(p);
+        if (h == t) return NULL;
+        /* The owner wrote this slot itself (I2); a thief never writes it. */
+        void *item = atomic_load_explicit(slot_at(q, t - 1), memory_order_relaxed);
+        /* relaxed suffices for the claim itself: atomicity of the CAS is
+         * what keeps the item from a thief (I1). */
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, pack(h, t - 1),
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return item;
+    }
+}
+
+/* Copy n items from the head of q into out, then claim them with one CAS.
+ * Returns n, or 0 if the snapshot changed (the caller re-reads). */
+static uint32_t claim_head(corio__deque *q, uint64_t *p, uint32_t n, void **out) {
+    uint32_t h = head_of(*p), t = tail_of(*p);
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = atomic_load_explicit(slot_at(q, h + i), memory_order_relaxed); /* I3 */
+    /* acq_rel: the acquire half (on failure too) re-reads a snapshot whose
+     * slots we may read next; the release half orders our slot reads before
+     * the owner's later refills (it reads pos before refilling). */
+    if (atomic_compare_exchange_strong_explicit(&q->pos, p, pack(h + n, t), memory_order_acq_rel,
+                                                memory_order_acquire))
+        return n;
+    return 0;
+}
+
+void *corio__deque_pop_front(corio__deque *q) {
+    uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
+    for (;;) {
+        if (tail_of(p) == head_of(p)) return NULL;
+        void *item;
+        if (claim_head(q, &p, 1, &item) == 1) return item;
     }
 }
 
 size_t corio__deque_take_half(corio__deque *q, void **out) {
-    /* relaxed: this thread is the only writer of tail. */
-    uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    /* relaxed: expectation for the CAS, as in pop. */
-    uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+    uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
     for (;;) {
-        uint64_t n = (t - h) / 2;
+        uint32_t len = tail_of(p) - head_of(p);
+        uint32_t n = len / 2;
         if (n == 0) return 0;
-        /* release on success / relaxed on failure: as in pop. */
-        if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + n, memory_order_release,
-                                                  memory_order_relaxed)) {
-            for (uint64_t i = 0; i < n; i++) {
-                /* relaxed: claimed, and only this thread stores slots. */
-                out[i] = atomic_load_explicit(slot_at(q, h + i), memory_order_relaxed);
-            }
-            return (size_t)n;
-        }
+        if (claim_head(q, &p, n, out) == n) return n;
     }
 }
 
 void *corio__deque_steal(corio__deque *src, corio__deque *dst) {
-    CORIO_ASSERT(src != dst, "a worker does not steal from its own queue", 0);
-    const uint64_t scap = cap_of(src);
-
-    /* relaxed: the caller owns dst and is the only writer of its tail. */
-    uint64_t dt = atomic_load_explicit(&dst->tail, memory_order_relaxed);
-    /* acquire: pairs with the release half of the head CAS of dst's own
-     * consumers (other thieves), exactly as in push: their reads of the dst
-     * slots we are about to fill happen before our stores (I3). */
-    uint64_t dh = atomic_load_explicit(&dst->head, memory_order_acquire);
-    /* dst's head can only grow meanwhile, so this room only grows. */
-    uint64_t room = cap_of(dst) - (dt - dh);
-
-    /* acquire: pairs with the release half of the head CAS of whoever
-     * wrote this head; the tail that claimer had seen is then visible to
-     * our tail load below, so t >= h. */
-    uint64_t h = atomic_load_explicit(&src->head, memory_order_acquire);
-    uint64_t n;
-    void *first;
+    void *buf[CORIO__DEQUE_CAPACITY];
+    /* Room in dst: only its owner (us) adds to it, so it cannot shrink. */
+    uint64_t dp = atomic_load_explicit(&dst->pos, memory_order_relaxed);
+    uint32_t room = cap_of(dst) - (tail_of(dp) - head_of(dp));
+    uint32_t max = room + 1; /* one item is returned, not stored */
+    if (max > CORIO__DEQUE_CAPACITY) max = CORIO__DEQUE_CAPACITY;
+    /* acquire: pairs with the owner's release CAS in push (I3). */
+    uint64_t p = atomic_load_explicit(&src->pos, memory_order_acquire);
+    uint32_t n;
     for (;;) {
-        /* acquire: pairs with the release store of tail in push (src's
-         * owner): the items at positions below t are visible. */
-        uint64_t t = atomic_load_explicit(&src->tail, memory_order_acquire);
-        uint64_t len = t - h;
-        if (len > scap) {
-            /* h is stale (the owner popped and pushed since we read it):
-             * the snapshot is inconsistent.  acquire: as the load above. */
-            h = atomic_load_explicit(&src->head, memory_order_acquire);
-            continue;
-        }
+        uint32_t len = tail_of(p) - head_of(p);
         if (len == 0) return NULL;
         n = len - len / 2;
-        if (n > room + 1) n = room + 1; /* one item is returned, not queued */
-
-        /* Copy before claim (I5).  relaxed: these reads are speculative;
-         * the CAS below decides whether they count. */
-        first = atomic_load_explicit(slot_at(src, h), memory_order_relaxed);
-        for (uint64_t i = 1; i < n; i++) {
-            /* relaxed: speculative, as above. */
-            void *it = atomic_load_explicit(slot_at(src, h + i), memory_order_relaxed);
-            /* relaxed: positions at and past dst's tail, invisible to
-             * dst's consumers until the release store of dst's tail below. */
-            atomic_store_explicit(slot_at(dst, dt + i - 1), it, memory_order_relaxed);
-        }
-        /* acq_rel on success: the release half pairs with the acquire head
-         * load in push (and in steal's dst room check) on src, ordering our
-         * slot reads before src's owner reuses those slots (I3, I5); all
-         * later head writes are RMWs, so the release sequence reaches that
-         * load whatever claims happen in between.  The acquire half adds
-         * nothing needed; it is there because the failure order is acquire
-         * and C11 (7.17.7.4) wants it no stronger than the success order.
-         * acquire on failure: the fresh h takes the place of the acquire
-         * load of head above. */
-        if (atomic_compare_exchange_weak_explicit(&src->head, &h, h + n, memory_order_acq_rel,
-                                                  memory_order_acquire))
-            break;
+        if (n > max) n = max;
+        if (claim_head(src, &p, n, buf) == n) break;
     }
-    if (n > 1) {
-        /* release: pairs with the acquire tail loads in steal (dst's
-         * thieves) and len: the copied items are visible with the tail. */
-        atomic_store_explicit(&dst->tail, dt + n - 1, memory_order_release);
-    }
-    return first;
+    for (uint32_t i = 1; i < n; i++)
+        if (corio__deque_push(dst, buf[i]) != 0)
+            corio__panic(__func__, "steal overflowed the thief's queue", n);
+    return buf[0];
 }
 
 size_t corio__deque_len(const corio__deque *q) {
-    /* acquire: pairs with the release half of the head CASes, as the first
-     * head load in steal, so the tail load below sees tail >= head. */
-    uint64_t h = atomic_load_explicit((_Atomic uint64_t *)&q->head, memory_order_acquire);
-    /* acquire: pairs with the release store of tail in push. */
-    uint64_t t = atomic_load_explicit((_Atomic uint64_t *)&q->tail, memory_order_acquire);
-    uint64_t n = t - h;
-    /* A head read long before the tail can make n exceed the capacity;
-     * the answer is a snapshot either way. */
-    return (size_t)(n > cap_of(q) ? cap_of(q) : n);
+    uint64_t p = atomic_load_explicit(&((corio__deque *)q)->pos, memory_order_acquire);
+    return (uint32_t)(tail_of(p) - head_of(p));
 }
 
 int corio__deque_is_empty(const corio__deque *q) { return corio__deque_len(q) == 0; }
 
 void corio__deque_test_set_pos(corio__deque *q, uint64_t pos) {
-    CORIO_ASSERT(corio__deque_len(q) == 0, "test_set_pos needs an empty queue", 0);
-    /* relaxed: the caller guarantees no other thread uses q now. */
-    atomic_store_explicit(&q->head, pos, memory_order_relaxed);
-    /* relaxed: as above. */
-    atomic_store_explicit(&q->tail, pos, memory_order_relaxed);
+    atomic_store_explicit(&q->pos, pack((uint32_t)pos, (uint32_t)pos), memory_order_relaxed);
 }

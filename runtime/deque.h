@@ -1,28 +1,28 @@
-/* runtime/deque.h - the per-worker run queue: a bounded ring of `void *`
- * items with one producer (the owning worker) and many consumers (the owner
- * and the thieves).
+/* runtime/deque.h - the per-worker run queue: a bounded work-stealing
+ * deque of `void *` items (Chase-Lev's shape: the owner works at the newest
+ * end, thieves take from the oldest end), with steal-half.
  *
- * Shape (Go's runq, tokio's multi_thread queue; docs/deque.md says why):
- *
- *   - The owner pushes at the tail and pops at the head: the ring is FIFO
- *     for everybody.  LIFO locality ("run the task I just woke next") comes
- *     from a one-item slot that the worker keeps beside the ring; the ring
- *     does not know about it.
- *   - Every consumer (owner pop, owner take-half, thief steal) claims items
- *     with one CAS on `head`; only the owner stores `tail`.
- *   - A thief copies about half of the victim's items out before its claim
- *     and keeps them only if the CAS succeeds (copy before claim).  This is
- *     why the slots are atomics: those speculative reads may race with the
- *     owner overwriting a slot, and then the CAS fails.
- *   - Positions are 64-bit counters that never wrap in practice; a slot is
- *     `pos & (capacity - 1)`.  head <= tail <= head + capacity.  A head CAS
- *     cannot succeed against a recycled value (ABA) unless 2^64 items were
- *     consumed between a thief's load and its CAS.
+ *   - The owner pushes and pops at the tail: LIFO for the owner, so a
+ *     fork-join program runs depth-first and keeps few tasks (and stacks)
+ *     alive.  It can also push at the head (push_front), where a task that
+ *     yields goes to wait its turn behind everything else.
+ *   - Thieves claim about half of the items at the head, oldest first (the
+ *     biggest pieces of work in a fork-join tree).
+ *   - head and tail are 32-bit positions packed into one 64-bit atomic word,
+ *     and every change of either is a CAS on that word.  This is what makes
+ *     an owner pop and a steal-half safe together: a thief that read an old
+ *     tail cannot claim items the owner has popped since, because the
+ *     owner's pop changed the word and the thief's CAS fails.  (The classic
+ *     Chase-Lev owner pop, without a CAS, is only safe with single-item
+ *     steals; docs/deque.md has the argument.)
+ *   - A thief copies the items out before its claim and keeps them only if
+ *     the CAS succeeds; slots are atomics so those reads are not races.
  *
  * Roles.  "Owner" is a role, held by one thread at a time (the worker that
  * runs this queue).  Handing the role to another thread needs a
  * happens-before edge (a mutex, a thread start) between the two.  The
- * owner-only calls are push, pop and take_half, and being `dst` of a steal.
+ * owner-only calls are push, push_front, pop and take_half, and being `dst`
+ * of a steal.
  *
  * Items are non-NULL pointers (a NULL return means "nothing").
  *
@@ -54,11 +54,9 @@ typedef struct corio__deque {
 } corio__deque;
 #else
 typedef struct corio__deque {
-    /* Position of the oldest item.  Advanced only by CAS (owner pop,
-     * take_half, thieves); it only grows. */
-    _Alignas(CORIO__DEQUE_ALIGN) _Atomic uint64_t head;
-    /* Position one past the newest item.  Stored by the owner only. */
-    _Atomic uint64_t tail;
+    /* (tail << 32) | head: positions of one past the newest item and of
+     * the oldest item, modulo 2^32.  Changed only by CAS. */
+    _Alignas(CORIO__DEQUE_ALIGN) _Atomic uint64_t pos;
     /* capacity slots; item at position p lives in slots[p & mask]. */
     _Atomic(void *) *slots;
     uint64_t mask; /* capacity - 1; set by init, read-only after */
@@ -79,8 +77,16 @@ void corio__deque_fini(corio__deque *q);
  * along with it. */
 int corio__deque_push(corio__deque *q, void *item);
 
-/* Owner only.  Removes and returns the oldest item, or NULL if empty. */
+/* Owner only.  Removes and returns the newest item, or NULL if empty. */
 void *corio__deque_pop(corio__deque *q);
+
+/* Owner only.  Removes and returns the oldest item, or NULL if empty (the
+ * worker's anti-starvation turn). */
+void *corio__deque_pop_front(corio__deque *q);
+
+/* Owner only.  Puts `item` at the head (oldest end): it runs after every
+ * item now queued, and is the first a thief takes.  0 or -ENOSPC. */
+int corio__deque_push_front(corio__deque *q, void *item);
 
 /* Owner only.  The overflow path: removes the oldest half of the items
  * (len / 2, rounded down) with one CAS and writes them, oldest first, to
@@ -119,7 +125,7 @@ int corio__deque_is_empty(const corio__deque *q);
 size_t corio__deque_capacity(const corio__deque *q);
 
 /* Test hook: on an empty queue that no other thread uses, moves head and
- * tail to `pos`, so tests can cross the 2^64 wrap of the positions. */
+ * tail to `pos` (mod 2^32), so tests can cross the wrap of the positions. */
 void corio__deque_test_set_pos(corio__deque *q, uint64_t pos);
 
 #ifdef __cplusplus

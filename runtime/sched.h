@@ -37,7 +37,6 @@ struct corio__worker {
     void *parker;
     corio__task *current;      /* the task running now (owner only) */
     corio__task *lifo;         /* run-next slot, not stealable (owner only) */
-    unsigned lifo_runs;        /* consecutive LIFO runs (cap: fairness) */
     unsigned reason;           /* why the current task switched back */
     uint64_t tick;
     uint64_t rng;

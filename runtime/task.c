@@ -149,9 +149,12 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     t->finished = t->detached = t->joined = false;
     t->nwaiters = 0;
     t->waiters = NULL;
+    /* SCHEDULED before `live`: a never-used slot reads IDLE (0), and a wake
+     * through an early-guessed id (kill, unpark, the shutdown scan) must
+     * not be able to queue the task a second time. */
+    atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
     t->live = true;
     corio__spin_unlock(&t->lock);
-    atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
     atomic_fetch_add_explicit(&rt->nlive, 1, memory_order_relaxed);
     if (w != NULL) CORIO__STAT_ADD(w, spawned, 1);
     if (tid != NULL) *tid = id;

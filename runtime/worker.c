@@ -10,12 +10,15 @@
  *   push to the global injection queue (a mutex and a list: they are the
  *   slow path).  A full ring moves half of itself to the injection queue.
  *
- *   next_task: every 61st turn the injection queue goes first (so a busy
- *   worker cannot starve it), and the I/O parker is polled; then the run-next
- *   slot, at most 3 turns in a row (so two tasks waking each other cannot
- *   starve the ring); then the ring; then a batch from the injection queue;
- *   then stealing half of a random victim's ring.  A task that yields goes
- *   to the back of the ring: it keeps its place fairly.
+ *   next_task: the run-next slot; then the newest task of the ring (owner
+ *   LIFO: a fork-join program runs depth-first, so few tasks and stacks are
+ *   alive at once); then a batch from the injection queue; then stealing
+ *   half of a random victim's ring, oldest first (the biggest pieces of a
+ *   fork-join tree).  Every 61st turn is the fairness turn: the I/O parker
+ *   is polled, and the injection queue, else the *oldest* task of the ring,
+ *   runs first, so neither a busy worker nor two tasks waking each other
+ *   through the run-next slot can starve queued work.  A task that yields
+ *   goes to the oldest end of the ring: it waits behind everything queued.
  *
  *   Rejected: a single shared queue (every spawn contends on one lock); the
  *   classic Chase-Lev owner-LIFO pop (unsafe with steal-half, deque.md);
@@ -33,9 +36,8 @@
 #include "runtime/panic.h"
 #include "runtime/sched.h"
 
-#define INJECT_INTERVAL 61u   /* Go and tokio use 61: a prime, so it does not
-                                 beat with program periods */
-#define LIFO_MAX_RUNS 3u      /* tokio's MAX_LIFO_POLLS_PER_TICK */
+#define FAIR_INTERVAL 61u /* Go and tokio use 61: a prime, so it does not beat
+                             with program periods */
 
 corio__worker *corio__worker_self(void) {
     return corio__thread_get()->worker;
@@ -93,14 +95,23 @@ static corio__task *inject_pop(corio_rt *rt, corio__worker *w, size_t max) {
 
 /* ---- scheduling ----------------------------------------------------------- */
 
-static void push_ring(corio__worker *w, corio__task *t) {
-    if (corio__deque_push(&w->q, t) == 0) return;
-    /* Full: move the older half plus t to the injection queue in one go. */
+/* Full ring: move its older half plus t to the injection queue in one go. */
+static void overflow(corio__worker *w, corio__task *t) {
     void *batch[CORIO__DEQUE_CAPACITY / 2 + 1];
     size_t n = corio__deque_take_half(&w->q, batch);
     batch[n++] = t;
     for (size_t i = 0; i + 1 < n; i++) ((corio__task *)batch[i])->next = batch[i + 1];
     corio__inject_push(w->rt, batch[0], batch[n - 1], n);
+}
+
+static void push_ring(corio__worker *w, corio__task *t) {
+    if (corio__deque_push(&w->q, t) != 0) overflow(w, t);
+}
+
+/* A yielded task waits behind everything queued: the owner pops newest
+ * first, so it goes to the oldest end (where thieves look first, too). */
+static void push_ring_back(corio__worker *w, corio__task *t) {
+    if (corio__deque_push_front(&w->q, t) != 0) overflow(w, t);
 }
 
 void corio__schedule(corio__task *t, bool lifo) {
@@ -157,21 +168,17 @@ static corio__task *steal(corio__worker *w) {
 static corio__task *next_local(corio__worker *w) {
     corio_rt *rt = w->rt;
     w->tick++;
-    if (w->tick % INJECT_INTERVAL == 0) {
+    if (w->tick % FAIR_INTERVAL == 0) {
         if (rt->parker_ops->poll != NULL) rt->parker_ops->poll(w->parker);
         corio__task *t = inject_pop(rt, w, 1);
+        if (t == NULL) t = corio__deque_pop_front(&w->q);
         if (t != NULL) return t;
     }
     if (w->lifo != NULL) {
         corio__task *t = w->lifo;
         w->lifo = NULL;
-        if (w->lifo_runs < LIFO_MAX_RUNS) {
-            w->lifo_runs++;
-            return t;
-        }
-        push_ring(w, t); /* it had its share: to the back of the ring */
+        return t;
     }
-    w->lifo_runs = 0;
     corio__task *t = corio__deque_pop(&w->q);
     if (t != NULL) return t;
     return inject_pop(rt, w, CORIO__DEQUE_CAPACITY / 2);
@@ -213,7 +220,7 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
     switch (w->reason) {
     case CORIO__R_YIELD:
         atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
-        push_ring(w, t);
+        push_ring_back(w, t);
         /* The task is stealable now: if a worker sleeps while nobody
          * searches, wake it.  The cheap relaxed pre-check may be stale; that
          * only delays the spread (this worker runs the task anyway), so the
