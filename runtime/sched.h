@@ -37,6 +37,8 @@ struct corio__worker {
     void *parker;
     corio__task *current;      /* the task running now (owner only) */
     corio__task *lifo;         /* run-next slot, not stealable (owner only) */
+    uint64_t ring_pops;        /* tasks taken from the ring (owner only) */
+    uint64_t ring_pops_seen;   /* ... as of the last fairness turn */
     unsigned reason;           /* why the current task switched back */
     uint64_t tick;
     uint64_t rng;

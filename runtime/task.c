@@ -142,6 +142,7 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     t->arg = arg;
     t->result = NULL;
     t->started = false;
+    t->yielded = false;
     atomic_store_explicit(&t->permit, 0, memory_order_relaxed);
     corio__spin_lock(&t->lock);
     t->rt = rt;

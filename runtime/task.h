@@ -74,6 +74,7 @@ struct corio__task {
     void *arg;
     void *result;
     bool started;            /* owned by whoever runs the task */
+    bool yielded;            /* queued by a yield (the fairness turn runs it) */
     int error;               /* -ENOMEM: no stack could be had to start it */
 
     /* ---- under `lock` ---- */

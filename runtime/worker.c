@@ -15,10 +15,11 @@
  *   alive at once); then a batch from the injection queue; then stealing
  *   half of a random victim's ring, oldest first (the biggest pieces of a
  *   fork-join tree).  Every 61st turn is the fairness turn: the I/O parker
- *   is polled, and the injection queue, else the *oldest* task of the ring,
- *   runs first, so neither a busy worker nor two tasks waking each other
- *   through the run-next slot can starve queued work.  A task that yields
- *   goes to the oldest end of the ring: it waits behind everything queued.
+ *   is polled, and the injection queue, else a task that yielded and waits
+ *   at the oldest end of the ring, runs first: neither a busy worker nor two
+ *   tasks waking each other through the run-next slot can starve them.  A
+ *   task that yields goes to the oldest end: it waits behind everything
+ *   queued, and no longer than one fairness turn once it is first there.
  *
  *   Rejected: a single shared queue (every spawn contends on one lock); the
  *   classic Chase-Lev owner-LIFO pop (unsafe with steal-half, deque.md);
@@ -111,6 +112,7 @@ static void push_ring(corio__worker *w, corio__task *t) {
 /* A yielded task waits behind everything queued: the owner pops newest
  * first, so it goes to the oldest end (where thieves look first, too). */
 static void push_ring_back(corio__worker *w, corio__task *t) {
+    t->yielded = true;
     if (corio__deque_push_front(&w->q, t) != 0) overflow(w, t);
 }
 
@@ -171,7 +173,24 @@ static corio__task *next_local(corio__worker *w) {
     if (w->tick % FAIR_INTERVAL == 0) {
         if (rt->parker_ops->poll != NULL) rt->parker_ops->poll(w->parker);
         corio__task *t = inject_pop(rt, w, 1);
-        if (t == NULL) t = corio__deque_pop_front(&w->q);
+        if (t == NULL) {
+            /* A task that yielded waits at the oldest end; on this turn it
+             * runs even if newer work keeps coming (two tasks waking each
+             * other through the run-next slot, a spawning loop).  Other old
+             * tasks stay put: for fork-join work they are the biggest
+             * subtrees, and starting them early only multiplies the tasks
+             * (and stacks) alive at once; thieves take them first anyway.
+             * Unless the ring was not popped at all for a whole interval:
+             * then the run-next slot is monopolised and the oldest runs. */
+            t = corio__deque_pop_front(&w->q);
+            bool starved = w->ring_pops == w->ring_pops_seen; /* run-next only, all interval */
+            if (t != NULL && !t->yielded && !starved) {
+                if (corio__deque_push_front(&w->q, t) != 0)
+                    corio__panic(__func__, "no room to put a task back", t->ctx.id);
+                t = NULL;
+            }
+        }
+        w->ring_pops_seen = w->ring_pops;
         if (t != NULL) return t;
     }
     if (w->lifo != NULL) {
@@ -180,7 +199,10 @@ static corio__task *next_local(corio__worker *w) {
         return t;
     }
     corio__task *t = corio__deque_pop(&w->q);
-    if (t != NULL) return t;
+    if (t != NULL) {
+        w->ring_pops++;
+        return t;
+    }
     return inject_pop(rt, w, CORIO__DEQUE_CAPACITY / 2);
 }
 
@@ -208,6 +230,7 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
         }
     }
     t->started = true;
+    t->yielded = false;
     /* We own the task (popped it); a waker only CASes RUNNING -> NOTIFIED.
      * relaxed: the pop already gave us the task's data; the later CAS in
      * the PARK case orders what the task wrote. */
