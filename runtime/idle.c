@@ -108,6 +108,7 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
     }
 
     CORIO__STAT_ADD(w, parks, 1);
+    corio__rt_worker_idle(rt);
     for (;;) {
         rt->parker_ops->park(w->parker);
         pthread_mutex_lock(&idle->lock);

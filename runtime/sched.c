@@ -4,7 +4,7 @@
  *  1. shutting_down = 1: spawns are refused with -ESHUTDOWN from now on.
  *  2. Every task of this runtime still alive is killed: it sees -ECANCELED
  *     at its suspension point (or never runs, if it had not started).
- *  3. Wait until nlive == 0: every task has returned and been finished by
+ *  3. Wait until no task is live: each has returned and been finished by
  *     its worker (joiners woken, stacks freed).
  *  4. Tasks finished but never joined or detached are released.
  *  5. stopping = 1; every worker is woken, leaves its loop, destroys its
@@ -113,13 +113,40 @@ int corio_rt_metrics(const corio_rt *rt, unsigned i, corio_worker_metrics *out) 
     return 0;
 }
 
+/* Reads every finished counter before any spawned counter.  A task's spawn
+ * happens before its finish (release stores, acquire loads), so a finish
+ * that is counted always has its spawn counted too: the result is never
+ * below the true number of live tasks at the moment the finished counters
+ * were read, and 0 means that at that moment nothing was alive; a task
+ * spawned later would have been spawned by a live task.  Counters are
+ * single-writer (one worker each), so counting costs no shared write. */
+uint64_t corio__rt_live(corio_rt *rt) {
+    uint64_t f = 0, s;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        f += atomic_load_explicit(&rt->workers[i].m.finished, memory_order_acquire);
+    s = atomic_load_explicit(&rt->ext_spawned, memory_order_acquire);
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        s += atomic_load_explicit(&rt->workers[i].m.spawned, memory_order_acquire);
+    return s - f;
+}
+
+/* When the last task ends, its worker (and every other) runs dry and comes
+ * here before sleeping: the moment to wake corio_rt_wait_idle. */
+void corio__rt_worker_idle(corio_rt *rt) {
+    if (corio__rt_live(rt) != 0) return;
+    pthread_mutex_lock(&rt->live_lock);
+    pthread_cond_broadcast(&rt->live_cond);
+    pthread_mutex_unlock(&rt->live_lock);
+}
+
 int corio_rt_wait_idle(corio_rt *rt) {
     if (rt == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
     if (w != NULL && w->current != NULL) return -EPERM;
     pthread_mutex_lock(&rt->live_lock);
-    while (atomic_load_explicit(&rt->nlive, memory_order_acquire) != 0)
-        pthread_cond_wait(&rt->live_cond, &rt->live_lock);
+    /* Checked under live_lock, which corio__rt_worker_idle takes to
+     * broadcast: a broadcast cannot fall between this check and the wait. */
+    while (corio__rt_live(rt) != 0) pthread_cond_wait(&rt->live_cond, &rt->live_lock);
     pthread_mutex_unlock(&rt->live_lock);
     return 0;
 }

@@ -20,7 +20,15 @@
 typedef struct corio__metrics {
     _Atomic uint64_t tasks_run, spawned, steals, stolen_tasks, stolen_from, parks, wakeups,
         inject_pops;
+    _Atomic uint64_t finished; /* tasks that ended on this worker (internal) */
 } corio__metrics;
+
+/* The same as CORIO__STAT_ADD, with a release store: the live count
+ * (corio__rt_live) reads spawned and finished with acquire. */
+#define CORIO__STAT_ADD_REL(w, field, n)                                                \
+    atomic_store_explicit(&(w)->m.field,                                                \
+                          atomic_load_explicit(&(w)->m.field, memory_order_relaxed) + (n), \
+                          memory_order_release)
 
 /* Owner-only counters: a plain load and store, not a locked RMW; atomics
  * only so that readers on other threads do not race. */
@@ -71,7 +79,9 @@ struct corio_rt {
     /* lifecycle */
     _Atomic int stopping;      /* workers exit their loop */
     _Atomic int shutting_down; /* spawns refused */
-    _Atomic uint64_t nlive;    /* tasks spawned and not finished */
+    /* Live tasks = ext_spawned + sum(workers' spawned) - sum(finished); see
+     * corio__rt_live.  No shared counter is touched per task by workers. */
+    _Atomic uint64_t ext_spawned; /* spawns from threads that are not workers */
     pthread_mutex_t live_lock; /* + live_cond: corio_rt_wait_idle */
     pthread_cond_t live_cond;
     pthread_barrier_t started;
@@ -92,6 +102,11 @@ corio__worker *corio__worker_self(void);
 
 /* inject (worker.c) */
 void corio__inject_push(struct corio_rt *rt, corio__task *first, corio__task *last, size_t n);
+
+/* sched.c: tasks spawned and not finished, and the hook a worker calls
+ * before it sleeps (wakes corio_rt_wait_idle when that count is 0). */
+uint64_t corio__rt_live(struct corio_rt *rt);
+void corio__rt_worker_idle(struct corio_rt *rt);
 
 /* idle.c */
 void corio__idle_init(corio__idle *idle, unsigned nworkers);

@@ -5,11 +5,13 @@
  *
  * Lifetime of a task struct (numbered as libuv's design notes do):
  *  1. spawn takes a struct from the worker's cache or the id table, gives
- *     it a stack, marks it live under its lock and queues it: nlive + 1.
+ *     it no stack yet (that comes at its first run), marks it live under
+ *     its lock and queues it; the spawning worker counts it.
  *  2. It runs, suspends and resumes any number of times, on any worker.
  *  3. When its function returns, the worker (on its own stack) marks it
  *     finished under the lock, wakes every joiner and frees the stack:
- *     nlive - 1.  The struct stays, holding the result, until:
+ *     the worker counts it finished.  The struct stays, holding the
+ *     result, until:
  *  4. it is detached, or joined, and no joiner is still registered.  Then
  *     the generation is bumped (the id goes stale) and the struct is free.
  * Joiners register under the task's lock and the finisher wakes them under
@@ -156,8 +158,9 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
     t->live = true;
     corio__spin_unlock(&t->lock);
-    atomic_fetch_add_explicit(&rt->nlive, 1, memory_order_relaxed);
-    if (w != NULL) CORIO__STAT_ADD(w, spawned, 1);
+    /* The live count: release, read with acquire by corio__rt_live. */
+    if (w != NULL) CORIO__STAT_ADD_REL(w, spawned, 1);
+    else atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_release);
     if (tid != NULL) *tid = id;
     corio__schedule_from(w, t, true);
     return 0;
@@ -375,8 +378,6 @@ int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result) {
 /* ---- the end of a task (runs on the worker's own stack) -------------------- */
 
 void corio__task_finish(corio__worker *w, corio__task *t) {
-    (void)w;
-    corio_rt *rt = t->rt;
     if (t->ctx.stack != NULL) corio__ctx_release(&t->ctx); /* stack back to this worker's pool */
     /* release: a late waker that reads DONE does nothing. */
     atomic_store_explicit(&t->sched, CORIO__T_DONE, memory_order_release);
@@ -391,10 +392,6 @@ void corio__task_finish(corio__worker *w, corio__task *t) {
     }
     t->waiters = NULL;
     maybe_recycle_locked(t);
-    /* acq_rel: the last finisher's decrement is seen by wait_idle. */
-    if (atomic_fetch_sub_explicit(&rt->nlive, 1, memory_order_acq_rel) == 1) {
-        pthread_mutex_lock(&rt->live_lock);
-        pthread_cond_broadcast(&rt->live_cond);
-        pthread_mutex_unlock(&rt->live_lock);
-    }
+    /* release: counted after everything above (corio__rt_live). */
+    CORIO__STAT_ADD_REL(w, finished, 1);
 }
