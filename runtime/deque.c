@@ -2,8 +2,9 @@
  * deque.h; the argument in docs/deque.md).
  *
  * Owns: the slot array of each queue, and the protocol on its position
- * word.  pos = (tail << 32) | head, positions mod 2^32; items live at
- * [head, tail); len = tail - head (mod 2^32) <= capacity.
+ * word.  pos = (tag << 32) | (tail << 16) | head: positions mod 2^16, items
+ * at [head, tail), len = tail - head (mod 2^16) <= capacity <= 2^15; tag
+ * counts the word's changes (every CAS adds one).
  *
  * Invariants:
  *   I1. Every change of head or tail is a CAS on pos from the value the
@@ -22,12 +23,12 @@
  *       so no slot in their range was popped or refilled meanwhile.  If it
  *       fails, the copies are discarded.  Slots are atomics (relaxed), so
  *       the racing reads of a failed attempt are not data races.
- *   I4. ABA: a CAS could succeed against a word that left and came back to
- *       the same value only after 2^32 position changes at one end while a
- *       thief sits between its load and its CAS (seconds of continuous
- *       queue traffic against a preempted thief that does nothing else);
- *       tokio's queue accepts the same window with 32-bit (and earlier
- *       16-bit) indices.
+ *   I4. ABA: the positions alone repeat easily, because both ends move both
+ *       ways: an owner pop then push, or a steal then a push_front, brings
+ *       (head, tail) back to a snapshot a thief may still hold, with other
+ *       items in the slots (tests/test_deque.cc replays both).  The tag
+ *       makes the word repeat only after 2^32 changes while one thief sits
+ *       between its load and its CAS.
  *
  * Memory orders: pushes CAS with release (they publish the slot and the
  * item's contents); every load of pos that precedes reading or refilling a
@@ -49,15 +50,17 @@ _Static_assert(_Alignof(corio__deque) == CORIO__DEQUE_ALIGN,
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the position word must be a lock-free atomic");
 _Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "slots must be lock-free atomics");
 
-#define MAX_CAPACITY ((size_t)1 << 31)
+#define MAX_CAPACITY ((size_t)1 << 15)
 
-static inline uint32_t head_of(uint64_t p) { return (uint32_t)p; }
-static inline uint32_t tail_of(uint64_t p) { return (uint32_t)(p >> 32); }
-static inline uint64_t pack(uint32_t head, uint32_t tail) {
-    return ((uint64_t)tail << 32) | head;
+static inline uint16_t head_of(uint64_t p) { return (uint16_t)p; }
+static inline uint16_t tail_of(uint64_t p) { return (uint16_t)(p >> 16); }
+static inline uint16_t len_of(uint64_t p) { return (uint16_t)(tail_of(p) - head_of(p)); }
+/* The word after a change from `old` to (head, tail): the tag goes up. */
+static inline uint64_t next(uint64_t old, uint16_t head, uint16_t tail) {
+    return (((old >> 32) + 1) << 32) | ((uint64_t)tail << 16) | head;
 }
 
-static inline _Atomic(void *) *slot_at(const corio__deque *q, uint32_t pos) {
+static inline _Atomic(void *) *slot_at(const corio__deque *q, uint16_t pos) {
     return &q->slots[pos & q->mask];
 }
 
@@ -87,12 +90,12 @@ int corio__deque_push(corio__deque *q, void *item) {
      * we are about to refill happened before (I3). */
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
     for (;;) {
-        uint32_t h = head_of(p), t = tail_of(p);
-        if ((uint32_t)(t - h) >= cap_of(q)) return -ENOSPC;
+        uint16_t h = head_of(p), t = tail_of(p);
+        if (len_of(p) >= cap_of(q)) return -ENOSPC;
         atomic_store_explicit(slot_at(q, t), item, memory_order_relaxed); /* I2 */
         /* release: publishes the slot and the item's contents to thieves,
          * pairs with their acquire load of pos. */
-        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, pack(h, t + 1),
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h, (uint16_t)(t + 1)),
                                                   memory_order_release, memory_order_acquire))
             return 0;
     }
@@ -103,11 +106,11 @@ int corio__deque_push_front(corio__deque *q, void *item) {
     /* acquire: as in push. */
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
     for (;;) {
-        uint32_t h = head_of(p), t = tail_of(p);
-        if ((uint32_t)(t - h) >= cap_of(q)) return -ENOSPC;
-        atomic_store_explicit(slot_at(q, h - 1), item, memory_order_relaxed); /* I2 */
+        uint16_t h = head_of(p), t = tail_of(p);
+        if (len_of(p) >= cap_of(q)) return -ENOSPC;
+        atomic_store_explicit(slot_at(q, (uint16_t)(h - 1)), item, memory_order_relaxed); /* I2 */
         /* release: as in push. */
-        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, pack(h - 1, t),
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, (uint16_t)(h - 1), t),
                                                   memory_order_release, memory_order_acquire))
             return 0;
     }
@@ -116,13 +119,13 @@ int corio__deque_push_front(corio__deque *q, void *item) {
 void *corio__deque_pop(corio__deque *q) {
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_relaxed);
     for (;;) {
-        uint32_t h = head_of(p), t = tail_of(p);
+        uint16_t h = head_of(p), t = tail_of(p);
         if (h == t) return NULL;
         /* The owner wrote this slot itself (I2); a thief never writes it. */
-        void *item = atomic_load_explicit(slot_at(q, t - 1), memory_order_relaxed);
+        void *item = atomic_load_explicit(slot_at(q, (uint16_t)(t - 1)), memory_order_relaxed);
         /* relaxed suffices for the claim itself: atomicity of the CAS is
          * what keeps the item from a thief (I1). */
-        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, pack(h, t - 1),
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h, (uint16_t)(t - 1)),
                                                   memory_order_relaxed, memory_order_relaxed))
             return item;
     }
@@ -131,13 +134,13 @@ void *corio__deque_pop(corio__deque *q) {
 /* Copy n items from the head of q into out, then claim them with one CAS.
  * Returns n, or 0 if the snapshot changed (the caller re-reads). */
 static uint32_t claim_head(corio__deque *q, uint64_t *p, uint32_t n, void **out) {
-    uint32_t h = head_of(*p), t = tail_of(*p);
+    uint16_t h = head_of(*p), t = tail_of(*p);
     for (uint32_t i = 0; i < n; i++)
-        out[i] = atomic_load_explicit(slot_at(q, h + i), memory_order_relaxed); /* I3 */
+        out[i] = atomic_load_explicit(slot_at(q, (uint16_t)(h + i)), memory_order_relaxed); /* I3 */
     /* acq_rel: the acquire half (on failure too) re-reads a snapshot whose
      * slots we may read next; the release half orders our slot reads before
      * the owner's later refills (it reads pos before refilling). */
-    if (atomic_compare_exchange_strong_explicit(&q->pos, p, pack(h + n, t), memory_order_acq_rel,
+    if (atomic_compare_exchange_strong_explicit(&q->pos, p, next(*p, (uint16_t)(h + n), t), memory_order_acq_rel,
                                                 memory_order_acquire))
         return n;
     return 0;
@@ -155,7 +158,7 @@ void *corio__deque_pop_front(corio__deque *q) {
 size_t corio__deque_take_half(corio__deque *q, void **out) {
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
     for (;;) {
-        uint32_t len = tail_of(p) - head_of(p);
+        uint32_t len = len_of(p);
         uint32_t n = len / 2;
         if (n == 0) return 0;
         if (claim_head(q, &p, n, out) == n) return n;
@@ -166,14 +169,14 @@ void *corio__deque_steal(corio__deque *src, corio__deque *dst) {
     void *buf[CORIO__DEQUE_CAPACITY];
     /* Room in dst: only its owner (us) adds to it, so it cannot shrink. */
     uint64_t dp = atomic_load_explicit(&dst->pos, memory_order_relaxed);
-    uint32_t room = cap_of(dst) - (tail_of(dp) - head_of(dp));
+    uint32_t room = cap_of(dst) - len_of(dp);
     uint32_t max = room + 1; /* one item is returned, not stored */
     if (max > CORIO__DEQUE_CAPACITY) max = CORIO__DEQUE_CAPACITY;
     /* acquire: pairs with the owner's release CAS in push (I3). */
     uint64_t p = atomic_load_explicit(&src->pos, memory_order_acquire);
     uint32_t n;
     for (;;) {
-        uint32_t len = tail_of(p) - head_of(p);
+        uint32_t len = len_of(p);
         if (len == 0) return NULL;
         n = len - len / 2;
         if (n > max) n = max;
@@ -187,11 +190,12 @@ void *corio__deque_steal(corio__deque *src, corio__deque *dst) {
 
 size_t corio__deque_len(const corio__deque *q) {
     uint64_t p = atomic_load_explicit(&((corio__deque *)q)->pos, memory_order_acquire);
-    return (uint32_t)(tail_of(p) - head_of(p));
+    return len_of(p);
 }
 
 int corio__deque_is_empty(const corio__deque *q) { return corio__deque_len(q) == 0; }
 
 void corio__deque_test_set_pos(corio__deque *q, uint64_t pos) {
-    atomic_store_explicit(&q->pos, pack((uint32_t)pos, (uint32_t)pos), memory_order_relaxed);
+    uint16_t p16 = (uint16_t)pos;
+    atomic_store_explicit(&q->pos, ((uint64_t)p16 << 16) | p16, memory_order_relaxed);
 }

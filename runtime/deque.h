@@ -8,8 +8,10 @@
  *     yields goes to wait its turn behind everything else.
  *   - Thieves claim about half of the items at the head, oldest first (the
  *     biggest pieces of work in a fork-join tree).
- *   - head and tail are 32-bit positions packed into one 64-bit atomic word,
- *     and every change of either is a CAS on that word.  This is what makes
+ *   - head and tail are 16-bit positions packed into one 64-bit atomic word
+ *     with a 32-bit tag that every change increments, and every change of
+ *     either end is a CAS on that word (the tag stops ABA: both ends move
+ *     both ways, so the positions alone come back to old values).  This is what makes
  *     an owner pop and a steal-half safe together: a thief that read an old
  *     tail cannot claim items the owner has popped since, because the
  *     owner's pop changed the word and the thief's CAS fails.  (The classic
@@ -54,8 +56,9 @@ typedef struct corio__deque {
 } corio__deque;
 #else
 typedef struct corio__deque {
-    /* (tail << 32) | head: positions of one past the newest item and of
-     * the oldest item, modulo 2^32.  Changed only by CAS. */
+    /* (tag << 32) | (tail << 16) | head: positions of one past the newest
+     * item and of the oldest item, mod 2^16, and a change counter.
+     * Changed only by CAS. */
     _Alignas(CORIO__DEQUE_ALIGN) _Atomic uint64_t pos;
     /* capacity slots; item at position p lives in slots[p & mask]. */
     _Atomic(void *) *slots;
@@ -63,7 +66,7 @@ typedef struct corio__deque {
 } corio__deque;
 #endif
 
-/* Sets up an empty queue of `capacity` slots (a power of two, 2 .. 2^31).
+/* Sets up an empty queue of `capacity` slots (a power of two, 2 .. 2^15).
  * Returns 0, -EINVAL (bad capacity) or -ENOMEM. */
 int corio__deque_init(corio__deque *q, size_t capacity);
 
@@ -125,7 +128,7 @@ int corio__deque_is_empty(const corio__deque *q);
 size_t corio__deque_capacity(const corio__deque *q);
 
 /* Test hook: on an empty queue that no other thread uses, moves head and
- * tail to `pos` (mod 2^32), so tests can cross the wrap of the positions. */
+ * tail to `pos` (mod 2^16), so tests can cross the wrap of the positions. */
 void corio__deque_test_set_pos(corio__deque *q, uint64_t pos);
 
 #ifdef __cplusplus

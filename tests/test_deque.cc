@@ -1,10 +1,13 @@
 // tests/test_deque.cc - the per-worker run queue (runtime/deque.h) alone.
 //
-// Owns: single-threaded semantics (FIFO order, full at capacity, take-half,
-// wraparound of slots and of the 64-bit positions, steal-half counts) and
-// concurrent stress (one owner pushing and popping, two thieves stealing
-// into their own queues and from each other), each with capacity 4 (to hit
-// the full and wraparound edges constantly) and 256 (the runtime's size).
+// Owns: single-threaded semantics (owner LIFO at the tail, push_front at
+// the head, full at capacity for both pushes, take-half and steal-half of
+// the oldest items, wraparound of slots and of the 32-bit positions),
+// replays of a thief's steps interleaved with the owner's (the reason for
+// the packed position word), and concurrent stress (one owner pushing,
+// pushing at the front and popping, two thieves stealing into their own
+// queues and from each other), each with capacity 4 (to hit the full and
+// wraparound edges constantly) and 256 (the runtime's size).
 //
 // Invariant checked by every stress test: each item is taken exactly once.
 // Every consumer counts what it takes in its own array; the arrays are
@@ -16,6 +19,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +59,13 @@ struct Q {
     Q &operator=(const Q &) = delete;
 };
 
+// Pops everything the owner can pop, newest first.
+std::vector<void *> drain(corio__deque *q) {
+    std::vector<void *> out;
+    while (void *p = corio__deque_pop(q)) out.push_back(p);
+    return out;
+}
+
 // ---------------------------------------------------------------------------
 // Single-threaded semantics.
 
@@ -63,6 +75,7 @@ TEST(Deque, InitRejectsBadCapacity) {
     EXPECT_EQ(-EINVAL, corio__deque_init(&q, 1));
     EXPECT_EQ(-EINVAL, corio__deque_init(&q, 3));
     EXPECT_EQ(-EINVAL, corio__deque_init(&q, 257));
+    EXPECT_EQ(-EINVAL, corio__deque_init(&q, size_t{1} << 16));  // > 2^15: 16-bit positions
     ASSERT_EQ(0, corio__deque_init(&q, 2));
     EXPECT_EQ(2u, corio__deque_capacity(&q));
     corio__deque_fini(&q);
@@ -83,12 +96,48 @@ TEST(Deque, EmptyQueue) {
     EXPECT_TRUE(corio__deque_is_empty(d));
 }
 
-TEST(Deque, OwnerPopIsFifo) {
+TEST(Deque, OwnerPopIsLifo) {
     Q q(256);
     for (uint64_t i = 0; i < 100; i++) ASSERT_EQ(0, corio__deque_push(q, item(i)));
     EXPECT_EQ(100u, corio__deque_len(q));
-    for (uint64_t i = 0; i < 100; i++) ASSERT_EQ(item(i), corio__deque_pop(q));
+    for (uint64_t i = 100; i-- > 0;) ASSERT_EQ(item(i), corio__deque_pop(q));
     EXPECT_EQ(nullptr, corio__deque_pop(q));
+    // Interleaved: the item pushed last is always the next one popped.
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ASSERT_EQ(0, corio__deque_push(q, item(1)));
+    EXPECT_EQ(item(1), corio__deque_pop(q));
+    ASSERT_EQ(0, corio__deque_push(q, item(2)));
+    EXPECT_EQ(item(2), corio__deque_pop(q));
+    EXPECT_EQ(item(0), corio__deque_pop(q));
+    EXPECT_EQ(nullptr, corio__deque_pop(q));
+}
+
+// push_front puts an item at the oldest end: the owner gets it after
+// everything else, a thief gets it before everything else.
+TEST(Deque, PushFrontIsLastForOwnerFirstForThieves) {
+    Q q(8);
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ASSERT_EQ(0, corio__deque_push(q, item(1)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(10)));
+    ASSERT_EQ(0, corio__deque_push(q, item(2)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(11)));
+    // Oldest to newest: 11 10 0 1 2.
+    EXPECT_EQ(5u, corio__deque_len(q));
+    EXPECT_EQ((std::vector<void *>{item(2), item(1), item(0), item(10), item(11)}), drain(q));
+
+    for (uint64_t i = 0; i < 3; i++) ASSERT_EQ(0, corio__deque_push(q, item(i)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(10)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(11)));
+    // Oldest to newest: 11 10 0 1 2; a thief claims 3 of 5, oldest first.
+    Q d(8);
+    EXPECT_EQ(item(11), corio__deque_steal(q, d));
+    EXPECT_EQ((std::vector<void *>{item(0), item(10)}), drain(d));
+    EXPECT_EQ((std::vector<void *>{item(2), item(1)}), drain(q));
+
+    // Into an empty queue push_front is the only item: the owner gets it.
+    ASSERT_EQ(0, corio__deque_push_front(q, item(7)));
+    EXPECT_EQ(item(7), corio__deque_pop(q));
+    EXPECT_TRUE(corio__deque_is_empty(q));
 }
 
 TEST(Deque, FullAtCapacity) {
@@ -96,17 +145,44 @@ TEST(Deque, FullAtCapacity) {
     for (uint64_t i = 0; i < 4; i++) ASSERT_EQ(0, corio__deque_push(q, item(i)));
     EXPECT_EQ(4u, corio__deque_len(q));
     EXPECT_EQ(-ENOSPC, corio__deque_push(q, item(4)));
+    EXPECT_EQ(-ENOSPC, corio__deque_push_front(q, item(4)));
     EXPECT_EQ(-ENOSPC, corio__deque_push(q, item(4)));
     EXPECT_EQ(4u, corio__deque_len(q));
-    EXPECT_EQ(item(0), corio__deque_pop(q));
+    EXPECT_EQ(item(3), corio__deque_pop(q));
     EXPECT_EQ(0, corio__deque_push(q, item(4)));
     EXPECT_EQ(-ENOSPC, corio__deque_push(q, item(5)));
-    for (uint64_t i = 1; i <= 4; i++) EXPECT_EQ(item(i), corio__deque_pop(q));
+    EXPECT_EQ(-ENOSPC, corio__deque_push_front(q, item(5)));
+    EXPECT_EQ((std::vector<void *>{item(4), item(2), item(1), item(0)}), drain(q));
     EXPECT_TRUE(corio__deque_is_empty(q));
+}
+
+TEST(Deque, FullAtCapacityWithPushFront) {
+    Q q(4);
+    for (uint64_t i = 0; i < 4; i++) ASSERT_EQ(0, corio__deque_push_front(q, item(i)));
+    EXPECT_EQ(4u, corio__deque_len(q));
+    EXPECT_EQ(-ENOSPC, corio__deque_push_front(q, item(4)));
+    EXPECT_EQ(-ENOSPC, corio__deque_push(q, item(4)));
+    EXPECT_EQ(4u, corio__deque_len(q));
+    // Oldest to newest: 3 2 1 0.
+    EXPECT_EQ(item(0), corio__deque_pop(q));
+    EXPECT_EQ(0, corio__deque_push_front(q, item(4)));
+    EXPECT_EQ(-ENOSPC, corio__deque_push_front(q, item(5)));
+    EXPECT_EQ(-ENOSPC, corio__deque_push(q, item(5)));
+    EXPECT_EQ((std::vector<void *>{item(1), item(2), item(3), item(4)}), drain(q));
+
+    // Mixed: two at each end.
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(1)));
+    ASSERT_EQ(0, corio__deque_push(q, item(2)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(3)));
+    EXPECT_EQ(-ENOSPC, corio__deque_push(q, item(4)));
+    EXPECT_EQ(-ENOSPC, corio__deque_push_front(q, item(4)));
+    EXPECT_EQ((std::vector<void *>{item(2), item(0), item(1), item(3)}), drain(q));
 }
 
 TEST(Deque, TakeHalfMovesOldestHalf) {
     for (size_t cap : {size_t{4}, size_t{256}}) {
+        SCOPED_TRACE(cap);
         Q q(cap);
         for (uint64_t i = 0; i < cap; i++) ASSERT_EQ(0, corio__deque_push(q, item(i)));
         ASSERT_EQ(-ENOSPC, corio__deque_push(q, item(cap)));
@@ -116,9 +192,26 @@ TEST(Deque, TakeHalfMovesOldestHalf) {
         EXPECT_EQ(nullptr, out[cap / 2]); // wrote exactly cap / 2
         EXPECT_EQ(cap / 2, corio__deque_len(q));
         ASSERT_EQ(0, corio__deque_push(q, item(cap)));
-        for (uint64_t i = cap / 2; i <= cap; i++) EXPECT_EQ(item(i), corio__deque_pop(q));
+        EXPECT_EQ(item(cap), corio__deque_pop(q)); // the newest first
+        for (uint64_t i = cap; i-- > cap / 2;) EXPECT_EQ(item(i), corio__deque_pop(q));
         EXPECT_EQ(nullptr, corio__deque_pop(q));
     }
+}
+
+// Items put at the front are the oldest, so take_half moves them first.
+TEST(Deque, TakeHalfTakesPushFrontItemsFirst) {
+    Q q(4);
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ASSERT_EQ(0, corio__deque_push(q, item(1)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(10)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(11)));
+    ASSERT_EQ(-ENOSPC, corio__deque_push_front(q, item(12)));
+    void *out[3] = {nullptr, nullptr, nullptr};
+    ASSERT_EQ(2u, corio__deque_take_half(q, out));
+    EXPECT_EQ(item(11), out[0]);
+    EXPECT_EQ(item(10), out[1]);
+    EXPECT_EQ(nullptr, out[2]);
+    EXPECT_EQ((std::vector<void *>{item(1), item(0)}), drain(q));
 }
 
 TEST(Deque, TakeHalfOfOddAndSmallCounts) {
@@ -126,65 +219,167 @@ TEST(Deque, TakeHalfOfOddAndSmallCounts) {
     void *out[2] = {nullptr, nullptr};
     ASSERT_EQ(0, corio__deque_push(q, item(0)));
     EXPECT_EQ(0u, corio__deque_take_half(q, out)); // half of 1 is 0
+    EXPECT_EQ(nullptr, out[0]);
     ASSERT_EQ(0, corio__deque_push(q, item(1)));
     ASSERT_EQ(0, corio__deque_push(q, item(2)));
     EXPECT_EQ(1u, corio__deque_take_half(q, out)); // half of 3 is 1
     EXPECT_EQ(item(0), out[0]);
-    EXPECT_EQ(item(1), corio__deque_pop(q));
+    EXPECT_EQ(nullptr, out[1]);
     EXPECT_EQ(item(2), corio__deque_pop(q));
+    EXPECT_EQ(item(1), corio__deque_pop(q));
+    EXPECT_EQ(nullptr, corio__deque_pop(q));
 }
 
-// Capacity 4 over many cycles at every fill level 1..4, so each slot is
-// reused and the full/empty distinction is exercised at every offset.
-TEST(Deque, WraparoundCapacity4) {
-    Q q(4);
-    uint64_t next_in = 0, next_out = 0;
-    size_t len = 0;
-    for (int cycle = 0; cycle < 20000; cycle++) {
-        const size_t target = 1 + static_cast<size_t>(cycle % 4);
-        while (len < target) {
-            ASSERT_EQ(0, corio__deque_push(q, item(next_in++)));
-            len++;
+// A reference model (oldest at the front) driven through the same
+// operations as the queue; every result is compared with it.
+struct Model {
+    std::deque<uint64_t> d;
+    size_t cap;
+    uint64_t pushes = 0, fronts = 0, fulls = 0, pops = 0, steals = 0;
+};
+
+// The owner-side operations and a steal into `dst` (drained here, so it
+// always has room), checked against the model; callers wrap them in
+// ASSERT_NO_FATAL_FAILURE to stop at the first mismatch.
+void model_push(corio__deque *q, Model &m, uint64_t v, bool front) {
+    int rc = front ? corio__deque_push_front(q, item(v)) : corio__deque_push(q, item(v));
+    if (m.d.size() == m.cap) {
+        ASSERT_EQ(-ENOSPC, rc) << (front ? "push_front" : "push") << " of " << v;
+        m.fulls++;
+        return;
+    }
+    ASSERT_EQ(0, rc) << (front ? "push_front" : "push") << " of " << v;
+    if (front) m.d.push_front(v), m.fronts++;
+    else m.d.push_back(v), m.pushes++;
+}
+
+void model_pop(corio__deque *q, Model &m) {
+    void *p = corio__deque_pop(q);
+    if (m.d.empty()) {
+        ASSERT_EQ(nullptr, p);
+        return;
+    }
+    ASSERT_EQ(item(m.d.back()), p);
+    m.d.pop_back();
+    m.pops++;
+}
+
+void model_steal(corio__deque *q, corio__deque *dst, Model &m) {
+    ASSERT_TRUE(corio__deque_is_empty(dst));
+    void *p = corio__deque_steal(q, dst);
+    if (m.d.empty()) {
+        ASSERT_EQ(nullptr, p);
+        return;
+    }
+    const size_t n = m.d.size() - m.d.size() / 2;
+    ASSERT_EQ(item(m.d.front()), p);
+    m.d.pop_front();
+    m.steals++;
+    std::vector<void *> want; // dst holds the next n - 1, in order; its pop is LIFO
+    for (size_t i = 0; i + 1 < n; i++) {
+        want.insert(want.begin(), item(m.d.front()));
+        m.d.pop_front();
+    }
+    ASSERT_EQ(want, drain(dst));
+}
+
+// Runs `cycles` cycles over the model from the queue's current (empty)
+// state: each cycle fills to a level 1..cap with a mix of push and
+// push_front (checking -ENOSPC at cap for both), then empties it to 0 or 1
+// item with a mix of pop and steal.  The mix rotates with the cycle number,
+// so over many cycles every fill level meets every slot offset and every
+// combination of ends.
+void run_model_cycles(corio__deque *q, corio__deque *dst, size_t cap, int cycles, uint64_t &next,
+                      Model &m) {
+    m.cap = cap;
+    for (int cycle = 0; cycle < cycles; cycle++) {
+        const size_t target = 1 + static_cast<size_t>(cycle) % cap;
+        const unsigned mix = static_cast<unsigned>(cycle / static_cast<int>(cap));
+        for (unsigned k = 0; m.d.size() < target; k++) {
+            const bool front = ((mix >> (k % 4)) & 1) != 0;
+            ASSERT_NO_FATAL_FAILURE(model_push(q, m, next++, front));
         }
-        if (target == 4) {
-            ASSERT_EQ(-ENOSPC, corio__deque_push(q, item(next_in)));
+        if (target == cap) {
+            ASSERT_NO_FATAL_FAILURE(model_push(q, m, next, false));
+            ASSERT_NO_FATAL_FAILURE(model_push(q, m, next, true));
         }
-        ASSERT_EQ(len, corio__deque_len(q));
+        ASSERT_EQ(m.d.size(), corio__deque_len(q));
         // Leave one behind every other cycle so head and tail drift apart
         // from slot 0 by odd amounts.
         const size_t keep = (cycle % 2) ? 0 : 1;
-        while (len > keep) {
-            ASSERT_EQ(item(next_out++), corio__deque_pop(q));
-            len--;
+        for (unsigned k = 0; m.d.size() > keep; k++) {
+            if (((mix + k) % 3) == 0) ASSERT_NO_FATAL_FAILURE(model_steal(q, dst, m));
+            else ASSERT_NO_FATAL_FAILURE(model_pop(q, m));
         }
+        ASSERT_EQ(m.d.size(), corio__deque_len(q));
     }
-    while (void *p = corio__deque_pop(q)) ASSERT_EQ(item(next_out++), p);
-    EXPECT_EQ(next_in, next_out);
-    EXPECT_EQ(40000u, next_in); // 2 pushes per cycle on average
+    while (!m.d.empty()) ASSERT_NO_FATAL_FAILURE(model_pop(q, m));
+    ASSERT_EQ(nullptr, corio__deque_pop(q));
+    ASSERT_TRUE(corio__deque_is_empty(q));
 }
 
-// The 64-bit positions cross 2^64 in the middle of a queue's life.
-TEST(Deque, PositionsCross64BitWrap) {
+// Capacity 4 over many cycles at every fill level 1..4, mixing push,
+// push_front, pop and steal, so each slot is reused from both ends and the
+// full/empty distinction is exercised at every offset.
+TEST(Deque, WraparoundCapacity4) {
     Q q(4), d(4);
-    corio__deque_test_set_pos(q, UINT64_MAX - 5);
-    corio__deque_test_set_pos(d, UINT64_MAX - 1);
-    uint64_t next_in = 0, next_out = 0;
-    for (int cycle = 0; cycle < 16; cycle++) {
-        for (int k = 0; k < 4; k++) ASSERT_EQ(0, corio__deque_push(q, item(next_in++)));
-        ASSERT_EQ(-ENOSPC, corio__deque_push(q, item(next_in)));
-        ASSERT_EQ(4u, corio__deque_len(q));
-        for (int k = 0; k < 4; k++) ASSERT_EQ(item(next_out++), corio__deque_pop(q));
-    }
-    for (int k = 0; k < 4; k++) ASSERT_EQ(0, corio__deque_push(q, item(k)));
-    EXPECT_EQ(item(0), corio__deque_steal(q, d));
-    EXPECT_EQ(1u, corio__deque_len(d));
-    EXPECT_EQ(item(1), corio__deque_pop(d));
-    EXPECT_EQ(item(2), corio__deque_pop(q));
-    EXPECT_EQ(item(3), corio__deque_pop(q));
+    uint64_t next = 0;
+    Model m;
+    run_model_cycles(q, d, 4, 20000, next, m);
+    EXPECT_EQ(40000u, next); // 2 items per cycle on average
+    EXPECT_EQ(next, m.pushes + m.fronts);
+    EXPECT_GT(m.pushes, 10000u);
+    EXPECT_GT(m.fronts, 10000u);
+    EXPECT_EQ(5000u * 2, m.fulls); // both pushes refused at every fill to 4
+    EXPECT_GT(m.pops, 10000u);
+    EXPECT_GT(m.steals, 5000u);
+    std::printf("  [stats] push %llu, push_front %llu, pop %llu, steal %llu\n",
+                (unsigned long long)m.pushes, (unsigned long long)m.fronts,
+                (unsigned long long)m.pops, (unsigned long long)m.steals);
 }
 
-// Steal takes len - len/2, returns the oldest, queues the rest in dst in
-// order, and leaves the newest in src.
+// The 16-bit positions cross 2^16 in the middle of a queue's life, in both
+// directions: the tail upward (push), the head downward (push_front from
+// position 0 goes to 2^16 - 1).
+TEST(Deque, PositionsCross16BitWrap) {
+    for (uint64_t start : {uint64_t{0}, uint64_t{1}, uint64_t{UINT16_MAX} - 5,
+                           uint64_t{UINT16_MAX}, (uint64_t{7} << 16) - 2}) {
+        SCOPED_TRACE(start);
+        Q q(4), d(4);
+        corio__deque_test_set_pos(q, start);
+        corio__deque_test_set_pos(d, UINT16_MAX - 1);
+        EXPECT_TRUE(corio__deque_is_empty(q));
+        uint64_t next = 0;
+        Model m;
+        run_model_cycles(q, d, 4, 64, next, m);
+        // Plain FIFO traffic through the wrap: thieves see the oldest.
+        corio__deque_test_set_pos(q, start);
+        for (int k = 0; k < 4; k++) ASSERT_EQ(0, corio__deque_push(q, item(k)));
+        ASSERT_EQ(-ENOSPC, corio__deque_push(q, item(4)));
+        ASSERT_EQ(4u, corio__deque_len(q));
+        EXPECT_EQ(item(0), corio__deque_steal(q, d));
+        EXPECT_EQ(1u, corio__deque_len(d));
+        EXPECT_EQ(item(1), corio__deque_pop(d));
+        EXPECT_EQ(item(3), corio__deque_pop(q));
+        EXPECT_EQ(item(2), corio__deque_pop(q));
+        EXPECT_TRUE(corio__deque_is_empty(q));
+    }
+}
+
+// A pos value above 2^16 is taken modulo 2^16 (both ends set to it).
+TEST(Deque, TestSetPosTruncatesTo16Bits) {
+    Q q(4);
+    corio__deque_test_set_pos(q, (uint64_t{5} << 16) | 0xFFFFu);
+    EXPECT_EQ(0u, corio__deque_len(q));
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ASSERT_EQ(0, corio__deque_push_front(q, item(1)));
+    EXPECT_EQ(2u, corio__deque_len(q));
+    EXPECT_EQ((std::vector<void *>{item(0), item(1)}), drain(q));
+}
+
+// Steal takes len - len/2 of the oldest items, returns the oldest, queues
+// the rest in dst in order (so dst's owner pops them newest first), and
+// leaves the newest in src.
 TEST(Deque, StealHalfCounts) {
     struct Case {
         unsigned have, taken;
@@ -196,8 +391,8 @@ TEST(Deque, StealHalfCounts) {
         EXPECT_EQ(item(0), corio__deque_steal(src, dst));
         EXPECT_EQ(c.taken - 1, corio__deque_len(dst));
         EXPECT_EQ(c.have - c.taken, corio__deque_len(src));
-        for (uint64_t i = 1; i < c.taken; i++) EXPECT_EQ(item(i), corio__deque_pop(dst));
-        for (uint64_t i = c.taken; i < c.have; i++) EXPECT_EQ(item(i), corio__deque_pop(src));
+        for (uint64_t i = c.taken; i-- > 1;) EXPECT_EQ(item(i), corio__deque_pop(dst));
+        for (uint64_t i = c.have; i-- > c.taken;) EXPECT_EQ(item(i), corio__deque_pop(src));
         EXPECT_TRUE(corio__deque_is_empty(src));
         EXPECT_TRUE(corio__deque_is_empty(dst));
     }
@@ -209,8 +404,8 @@ TEST(Deque, StealHalfOf256) {
     EXPECT_EQ(item(0), corio__deque_steal(src, dst));
     EXPECT_EQ(127u, corio__deque_len(dst));
     EXPECT_EQ(128u, corio__deque_len(src));
-    for (uint64_t i = 1; i < 128; i++) ASSERT_EQ(item(i), corio__deque_pop(dst));
-    for (uint64_t i = 128; i < 256; i++) ASSERT_EQ(item(i), corio__deque_pop(src));
+    for (uint64_t i = 128; i-- > 1;) ASSERT_EQ(item(i), corio__deque_pop(dst));
+    for (uint64_t i = 256; i-- > 128;) ASSERT_EQ(item(i), corio__deque_pop(src));
 }
 
 // The batch is cut to dst's room; with dst full, only the returned item.
@@ -221,18 +416,34 @@ TEST(Deque, StealRespectsRoomInDst) {
     EXPECT_EQ(item(0), corio__deque_steal(src, dst)); // room 0: one item
     EXPECT_EQ(4u, corio__deque_len(dst));
     EXPECT_EQ(3u, corio__deque_len(src));
-    EXPECT_EQ(item(100), corio__deque_pop(dst));
-    EXPECT_EQ(item(101), corio__deque_pop(dst));
+    EXPECT_EQ(item(103), corio__deque_pop(dst));
+    EXPECT_EQ(item(102), corio__deque_pop(dst));
     EXPECT_EQ(0, corio__deque_push(src, item(4)));
     // src has 1,2,3,4: half is 2; dst room 2 allows 2 (1 returned, 1 queued).
     EXPECT_EQ(item(1), corio__deque_steal(src, dst));
     EXPECT_EQ(3u, corio__deque_len(dst));
     EXPECT_EQ(2u, corio__deque_len(src));
-    EXPECT_EQ(item(102), corio__deque_pop(dst));
-    EXPECT_EQ(item(103), corio__deque_pop(dst));
-    EXPECT_EQ(item(2), corio__deque_pop(dst));
-    EXPECT_EQ(item(3), corio__deque_pop(src));
-    EXPECT_EQ(item(4), corio__deque_pop(src));
+    EXPECT_EQ((std::vector<void *>{item(2), item(101), item(100)}), drain(dst));
+    EXPECT_EQ((std::vector<void *>{item(4), item(3)}), drain(src));
+
+    // Room 1 in dst, 4 in src: half is 2 and fits exactly (1 returned, 1 queued).
+    for (uint64_t i = 0; i < 4; i++) ASSERT_EQ(0, corio__deque_push(src, item(i)));
+    for (uint64_t i = 100; i < 103; i++) ASSERT_EQ(0, corio__deque_push(dst, item(i)));
+    EXPECT_EQ(item(0), corio__deque_steal(src, dst));
+    EXPECT_EQ(4u, corio__deque_len(dst));
+    EXPECT_EQ(2u, corio__deque_len(src));
+
+    // 256 in src, room 3 in dst (253 queued): 4 taken, not 128.
+    Q big(256), full(256);
+    for (uint64_t i = 0; i < 256; i++) ASSERT_EQ(0, corio__deque_push(big, item(i)));
+    for (uint64_t i = 1000; i < 1253; i++) ASSERT_EQ(0, corio__deque_push(full, item(i)));
+    EXPECT_EQ(item(0), corio__deque_steal(big, full));
+    EXPECT_EQ(256u, corio__deque_len(full));
+    EXPECT_EQ(252u, corio__deque_len(big));
+    EXPECT_EQ(item(3), corio__deque_pop(full));
+    EXPECT_EQ(item(2), corio__deque_pop(full));
+    EXPECT_EQ(item(1), corio__deque_pop(full));
+    EXPECT_EQ(item(1252), corio__deque_pop(full));
 }
 
 // Steals appended to a dst whose slots wrap around.
@@ -240,17 +451,19 @@ TEST(Deque, StealIntoWrappedDst) {
     Q src(4), dst(4);
     uint64_t next = 0;
     for (int cycle = 0; cycle < 1000; cycle++) {
-        // Move dst's head and tail to a different slot offset each cycle.
+        // Move dst's head and tail to a different slot offset each cycle,
+        // from either end.
         for (int k = 0; k <= cycle % 4; k++) {
-            ASSERT_EQ(0, corio__deque_push(dst, item(9999)));
+            if (cycle & 4) ASSERT_EQ(0, corio__deque_push_front(dst, item(9999)));
+            else ASSERT_EQ(0, corio__deque_push(dst, item(9999)));
             ASSERT_EQ(item(9999), corio__deque_pop(dst));
         }
         uint64_t first = next;
         for (int k = 0; k < 4; k++) ASSERT_EQ(0, corio__deque_push(src, item(next++)));
         ASSERT_EQ(item(first), corio__deque_steal(src, dst));
         ASSERT_EQ(item(first + 1), corio__deque_pop(dst));
-        ASSERT_EQ(item(first + 2), corio__deque_pop(src));
         ASSERT_EQ(item(first + 3), corio__deque_pop(src));
+        ASSERT_EQ(item(first + 2), corio__deque_pop(src));
         ASSERT_TRUE(corio__deque_is_empty(src));
         ASSERT_TRUE(corio__deque_is_empty(dst));
     }
@@ -259,7 +472,194 @@ TEST(Deque, StealIntoWrappedDst) {
 TEST(DequeDeathTest, NullItemPanics) {
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     Q q(4);
-    EXPECT_DEATH(corio__deque_push(q, nullptr), "non-NULL");
+    EXPECT_DEATH(corio__deque_push(q, nullptr), "NULL item");
+    EXPECT_DEATH(corio__deque_push_front(q, nullptr), "NULL item");
+}
+
+// ---------------------------------------------------------------------------
+// Interleavings, single-threaded.
+//
+// What the packed position word is for: a thief reads (head, tail), copies
+// its range [head, head + n) out, and then claims it with a CAS.  Between
+// its read and its CAS the owner may pop from the tail.  The API cannot
+// stop a thief between those steps, so the first test below does it with
+// the public calls only, in the one order the API allows (the owner's pops
+// come first, the steal sees them), and the "Replay" tests do the thief's
+// three steps by hand on the layout declared in deque.h, so the owner's
+// calls can go in between.  They are single-threaded and deterministic.
+// The concurrent stress tests below meet the same races by timing only,
+// but their exactly-once accounting already covers them: a stale steal
+// that succeeds takes an item twice and loses another, and the counts show
+// it (DequeStressPopPush aims at the two ABA orders shown here).
+
+TEST(DequeInterleaving, StealAfterOwnerPopsClaimsOnlyItemsStillThere) {
+    for (unsigned k = 0; k <= 4; k++) {
+        SCOPED_TRACE(k);
+        Q src(4), dst(4);
+        for (uint64_t i = 0; i < 4; i++) ASSERT_EQ(0, corio__deque_push(src, item(i)));
+        for (unsigned j = 0; j < k; j++) ASSERT_EQ(item(3 - j), corio__deque_pop(src));
+        const unsigned left = 4 - k, taken = left - left / 2;
+        void *got = corio__deque_steal(src, dst);
+        if (left == 0) {
+            EXPECT_EQ(nullptr, got);
+            continue;
+        }
+        EXPECT_EQ(item(0), got);
+        std::vector<void *> rest = drain(dst), want;
+        for (uint64_t i = taken; i-- > 1;) want.push_back(item(i));
+        EXPECT_EQ(want, rest);
+        for (void *p : rest) EXPECT_LT(index_of(p), left); // never a popped item
+        EXPECT_EQ(left - taken, corio__deque_len(src));
+    }
+}
+
+// The C layout of corio__deque (deque.h, the #else branch), mirrored so a
+// test can act as a thief one step at a time.  If deque.c changes its
+// layout, the size check below or the ReplayMatchesSteal test breaks first.
+struct Mirror {
+    alignas(CORIO__DEQUE_ALIGN) std::atomic<uint64_t> pos;
+    std::atomic<void *> *slots;
+    uint64_t mask;
+};
+static_assert(sizeof(Mirror) == CORIO__DEQUE_SIZE, "mirror of corio__deque");
+static_assert(alignof(Mirror) == CORIO__DEQUE_ALIGN, "mirror of corio__deque");
+static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<void *>) == sizeof(void *),
+              "mirror of corio__deque");
+
+Mirror *mirror(corio__deque *q) { return reinterpret_cast<Mirror *>(q); }
+// pos = (tag << 32) | (tail << 16) | head; every change bumps the tag.
+uint16_t head_of(uint64_t p) { return static_cast<uint16_t>(p); }
+uint16_t tail_of(uint64_t p) { return static_cast<uint16_t>(p >> 16); }
+uint64_t next_word(uint64_t old, uint16_t head, uint16_t tail) {
+    return (((old >> 32) + 1) << 32) | (uint64_t{tail} << 16) | head;
+}
+
+// A thief's steal in deque.c's steps (claim_head): load pos, copy
+// n = len - len/2 slots from the head, then CAS pos from the loaded value
+// to (head + n, tail).
+struct ReplayThief {
+    uint64_t seen = 0;
+    std::vector<void *> copy;
+
+    void load_and_copy(corio__deque *q) {
+        Mirror *m = mirror(q);
+        seen = m->pos.load(std::memory_order_acquire);
+        uint16_t h = head_of(seen);
+        uint32_t len = static_cast<uint16_t>(tail_of(seen) - h);
+        copy.clear();
+        for (uint32_t i = 0; i < len - len / 2; i++)
+            copy.push_back(m->slots[static_cast<uint16_t>(h + i) & m->mask].load(
+                std::memory_order_relaxed));
+    }
+    bool cas(corio__deque *q) {
+        uint64_t expect = seen;
+        uint64_t want =
+            next_word(seen, static_cast<uint16_t>(head_of(seen) + copy.size()), tail_of(seen));
+        return mirror(q)->pos.compare_exchange_strong(expect, want, std::memory_order_acq_rel,
+                                                      std::memory_order_acquire);
+    }
+};
+
+// Sanity check of the replay: without interference it does what
+// corio__deque_steal does to the source.
+TEST(DequeInterleaving, ReplayMatchesSteal) {
+    Q a(4), b(4), d(4);
+    for (uint64_t i = 0; i < 3; i++) {
+        ASSERT_EQ(0, corio__deque_push(a, item(i)));
+        ASSERT_EQ(0, corio__deque_push(b, item(i)));
+    }
+    ReplayThief t;
+    t.load_and_copy(a);
+    ASSERT_TRUE(t.cas(a));
+    EXPECT_EQ((std::vector<void *>{item(0), item(1)}), t.copy);
+    EXPECT_EQ(item(0), corio__deque_steal(b, d));
+    EXPECT_EQ(item(1), corio__deque_pop(d));
+    EXPECT_EQ(mirror(a)->pos.load(), mirror(b)->pos.load());
+    EXPECT_EQ(drain(a), drain(b));
+}
+
+// Why every end change is a CAS on one word.  The thief copies items 0 and
+// 1 (2 of 4); the owner then pops 3, 2 and 1.  The head never moved, so a
+// thief that CASed the head alone (classic Chase-Lev with a plain tail
+// store in pop) would succeed and run item 1 a second time.  Here the
+// owner's pops changed the word, so the thief's CAS fails and it re-reads.
+TEST(DequeInterleaving, ReplayStaleStealFailsAfterOwnerPops) {
+    Q q(4);
+    for (uint64_t i = 0; i < 4; i++) ASSERT_EQ(0, corio__deque_push(q, item(i)));
+    ReplayThief t;
+    t.load_and_copy(q);
+    ASSERT_EQ((std::vector<void *>{item(0), item(1)}), t.copy);
+    EXPECT_EQ(item(3), corio__deque_pop(q));
+    EXPECT_EQ(item(2), corio__deque_pop(q));
+    EXPECT_EQ(item(1), corio__deque_pop(q));
+    EXPECT_EQ(head_of(t.seen), head_of(mirror(q)->pos.load())); // head unchanged
+    EXPECT_FALSE(t.cas(q)) << "stale steal claimed item 1, which the owner popped";
+    t.load_and_copy(q); // the retry sees one item left
+    ASSERT_TRUE(t.cas(q));
+    EXPECT_EQ((std::vector<void *>{item(0)}), t.copy);
+    EXPECT_TRUE(corio__deque_is_empty(q));
+}
+
+// The same with a take_half in between (it moves the head): the thief's
+// CAS must fail, or it would claim positions the owner already handed out.
+TEST(DequeInterleaving, ReplayStaleStealFailsAfterTakeHalf) {
+    Q q(4);
+    for (uint64_t i = 0; i < 4; i++) ASSERT_EQ(0, corio__deque_push(q, item(i)));
+    ReplayThief t;
+    t.load_and_copy(q);
+    void *out[2];
+    ASSERT_EQ(2u, corio__deque_take_half(q, out));
+    EXPECT_FALSE(t.cas(q));
+    EXPECT_EQ(2u, corio__deque_len(q));
+}
+
+// The owner's pop and push are inverse changes of the tail, so the word can
+// come back to the value a thief read without any wrap of the positions
+// (ABA).  A fork-join worker does exactly this all the time: pop the only
+// task (len 1 -> 0), run it, it spawns a child (push, len 0 -> 1).  A thief
+// that copied the popped task before and CASes after succeeds: the popped
+// task is taken twice and the child is lost.  The queue must reject this
+// stale claim (or the claim must hand out what is in the slot now).
+TEST(DequeInterleaving, ReplayStaleStealAfterOwnerPopThenPush) {
+    Q q(4);
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ReplayThief t;
+    t.load_and_copy(q); // copies item 0
+    EXPECT_EQ(item(0), corio__deque_pop(q)); // the owner runs item 0 ...
+    ASSERT_EQ(0, corio__deque_push(q, item(1))); // ... which spawns item 1
+    EXPECT_EQ(head_of(t.seen), head_of(mirror(q)->pos.load()));
+    EXPECT_EQ(tail_of(t.seen), tail_of(mirror(q)->pos.load()))
+        << "(the positions are back to the thief's snapshot; only the tag differs)";
+    bool claimed = t.cas(q);
+    if (claimed) {
+        EXPECT_EQ((std::vector<void *>{item(1)}), t.copy)
+            << "stale steal claimed item 0, which the owner popped; item 1 is lost";
+    } else {
+        EXPECT_EQ(item(1), corio__deque_pop(q));
+    }
+}
+
+// The same on the head side: thief A copies item 0; thief B steals item 0
+// (head + 1); the owner yields a task with push_front (head - 1).  The word
+// is back to A's snapshot, with a different item in the head slot.
+TEST(DequeInterleaving, ReplayStaleStealAfterStealThenPushFront) {
+    Q q(4), d(4);
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    ASSERT_EQ(0, corio__deque_push(q, item(1)));
+    ReplayThief a;
+    a.load_and_copy(q); // 1 of 2: copies item 0
+    EXPECT_EQ(item(0), corio__deque_steal(q, d)); // thief B
+    ASSERT_EQ(0, corio__deque_push_front(q, item(2))); // the owner yields item 2
+    EXPECT_EQ(head_of(a.seen), head_of(mirror(q)->pos.load()));
+    EXPECT_EQ(tail_of(a.seen), tail_of(mirror(q)->pos.load()))
+        << "(the positions are back to thief A's snapshot; only the tag differs)";
+    bool claimed = a.cas(q);
+    if (claimed) {
+        EXPECT_EQ((std::vector<void *>{item(2)}), a.copy)
+            << "stale steal claimed item 0, which thief B took; item 2 is lost";
+    } else {
+        EXPECT_EQ((std::vector<void *>{item(1), item(2)}), drain(q));
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -272,6 +672,11 @@ struct StressParam {
     Overflow overflow;
 };
 
+void PrintTo(const StressParam &p, std::ostream *os) {
+    *os << "capacity " << p.capacity
+        << (p.overflow == Overflow::kPopOne ? ", pop one on full" : ", take half on full");
+}
+
 std::string ParamName(const ::testing::TestParamInfo<StressParam> &info) {
     return "Cap" + std::to_string(info.param.capacity) +
            (info.param.overflow == Overflow::kPopOne ? "PopOnFull" : "TakeHalfOnFull");
@@ -281,17 +686,20 @@ class DequeStress : public ::testing::TestWithParam<StressParam> {};
 
 // One owner, two thieves.
 //
-// The owner pushes items 0..N-1 and pops one after every third push.  When
-// push fails (full), kPopOne pops an item and retries; kTakeHalf does what
-// the worker does: take the oldest half into a side list standing in for
-// the global injection queue, and put the new item there too.
+// The owner adds items 0..N-1, every fifth with push_front and the rest
+// with push, pops one after every third item, and every seventh of those
+// pops puts the popped item back with push_front instead of taking it (a
+// task that yields).  When a push fails (full), kPopOne pops an item and
+// retries; kTakeHalf does what the worker does: take the oldest half into
+// a side list standing in for the global injection queue, and put the new
+// item there too.
 //
 // Each thief steals from the owner (and every fourth attempt from the other
 // thief), counts the returned item and pops a few from its own queue, so
 // its queue holds items that the other thief can steal.  After the owner
-// has pushed everything and emptied its queue it raises `done`; a thief
-// that sees `done` empties its own queue and stops.  Nobody else can add to
-// a thief's queue, so nothing is stranded.
+// has added everything and emptied its queue it raises `done`; a thief that
+// sees `done` empties its own queue and stops.  Nobody else can add to a
+// thief's queue, so nothing is stranded.
 TEST_P(DequeStress, EveryItemTakenExactlyOnce) {
     const StressParam p = GetParam();
     const uint32_t n = kStressItems;
@@ -304,7 +712,7 @@ TEST_P(DequeStress, EveryItemTakenExactlyOnce) {
     std::atomic<int> started{0};
     std::atomic<uint64_t> steal_events{0};
     std::atomic<uint64_t> steals_ok[2] = {{0}, {0}};
-    uint64_t overflows = 0;
+    uint64_t overflows = 0, fronts = 0, yields = 0;
 
     auto thief = [&](int me) {
         corio__deque *mine = thief_q[me];
@@ -341,6 +749,22 @@ TEST_P(DequeStress, EveryItemTakenExactlyOnce) {
     };
     std::thread t0(thief, 0), t1(thief, 1);
 
+    // The overflow path, for a push or push_front of `it` that failed.
+    // Returns true if `it` was disposed of (sent to the side list).
+    std::vector<void *> batch(p.capacity / 2 + 1);
+    auto on_full = [&](void *it) -> bool {
+        if (p.overflow == Overflow::kPopOne) {
+            if (void *got = corio__deque_pop(owner_q)) owner_seen[index_of(got)]++;
+            return false; // retry
+        }
+        size_t got = corio__deque_take_half(owner_q, batch.data());
+        EXPECT_LE(got, p.capacity / 2);
+        for (size_t k = 0; k < got; k++) side_seen[index_of(batch[k])]++;
+        side_seen[index_of(it)]++; // the new item goes to the side list too
+        overflows++;
+        return true;
+    };
+
     // Start together.  The test is only worth something while the thieves
     // run beside the owner, and this machine may have fewer free cores than
     // there are threads here; so every kCheckpoint items the owner waits
@@ -348,7 +772,7 @@ TEST_P(DequeStress, EveryItemTakenExactlyOnce) {
     // steals from below by n / kCheckpoint without any timing assumption.
     constexpr uint64_t kCheckpoint = 4096;
     while (started.load(std::memory_order_relaxed) < 2) std::this_thread::yield();
-    std::vector<void *> batch(p.capacity / 2 + 1);
+    uint64_t pops = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (i % kCheckpoint == kCheckpoint - 1) {
             uint64_t before = steal_events.load(std::memory_order_relaxed);
@@ -356,22 +780,26 @@ TEST_P(DequeStress, EveryItemTakenExactlyOnce) {
                    !corio__deque_is_empty(owner_q))
                 std::this_thread::yield();
         }
-        while (corio__deque_push(owner_q, item(i)) != 0) {
-            if (p.overflow == Overflow::kPopOne) {
-                void *it = corio__deque_pop(owner_q);
-                if (it != nullptr) owner_seen[index_of(it)]++;
-            } else {
-                size_t got = corio__deque_take_half(owner_q, batch.data());
-                EXPECT_LE(got, p.capacity / 2);
-                for (size_t k = 0; k < got; k++) side_seen[index_of(batch[k])]++;
-                side_seen[i]++; // the new item goes to the side list too
-                overflows++;
-                break;
-            }
+        // "Run" each item a varying short while (0..31 spins), so the
+        // thieves' steals meet the owner's operations at every offset
+        // instead of only at the checkpoints.
+        for (volatile uint64_t spin = i % 32; spin > 0; spin = spin - 1) {
+        }
+        const bool front = i % 5 == 4;
+        fronts += front;
+        for (;;) {
+            int rc = front ? corio__deque_push_front(owner_q, item(i))
+                           : corio__deque_push(owner_q, item(i));
+            if (rc == 0 || on_full(item(i))) break;
         }
         if (i % 3 == 2) {
             void *it = corio__deque_pop(owner_q);
-            if (it != nullptr) owner_seen[index_of(it)]++;
+            if (it == nullptr) continue;
+            if (++pops % 7 == 0 && corio__deque_push_front(owner_q, it) == 0) {
+                yields++; // a yield: back at the oldest end, still in play
+                continue;
+            }
+            owner_seen[index_of(it)]++;
         }
     }
     while (void *it = corio__deque_pop(owner_q)) owner_seen[index_of(it)]++;
@@ -396,11 +824,14 @@ TEST_P(DequeStress, EveryItemTakenExactlyOnce) {
         EXPECT_EQ(0u, by_side);
     }
     RecordProperty("items", std::to_string(n));
-    std::printf("  [stats] cap %zu: items %u, owner %llu, side list %llu (%llu overflows), "
-                "thieves %llu (%llu + %llu successful steals)\n",
-                p.capacity, n, (unsigned long long)by_owner, (unsigned long long)by_side,
+    std::printf("  [stats] cap %zu: items %u (%llu push_front, %llu yields), owner %llu, "
+                "side list %llu (%llu overflows), thieves %llu (%llu + %llu successful steals), "
+                "bad %llu\n",
+                p.capacity, n, (unsigned long long)fronts, (unsigned long long)yields,
+                (unsigned long long)by_owner, (unsigned long long)by_side,
                 (unsigned long long)overflows, (unsigned long long)by_thieves,
-                (unsigned long long)steals_ok[0].load(), (unsigned long long)steals_ok[1].load());
+                (unsigned long long)steals_ok[0].load(), (unsigned long long)steals_ok[1].load(),
+                (unsigned long long)bad);
 }
 
 INSTANTIATE_TEST_SUITE_P(Caps, DequeStress,
@@ -450,6 +881,102 @@ TEST(DequeStressThievesOnly, RefillAndRace) {
         std::printf("  [stats] cap %zu: items %u, successful steals %llu + %llu\n", cap, n,
                     (unsigned long long)steals[0], (unsigned long long)steals[1]);
     }
+}
+
+// The fork-join pattern at its smallest: the owner keeps one item queued,
+// and in a loop pops it and pushes a new one (run a task, it spawns a
+// child), while one thief steals.  The word returns to the same value after
+// every pop + push, so this is where a stale steal can succeed (see
+// ReplayStaleStealAfterOwnerPopThenPush).  Counted exactly once, as above.
+TEST(DequeStressPopPush, OwnerPopsAndPushesAtLenOne) {
+    const uint32_t n = kStressItems;
+    Q owner_q(CORIO__DEQUE_CAPACITY), thief_q(CORIO__DEQUE_CAPACITY);
+    std::vector<uint8_t> owner_seen(n, 0), thief_seen(n, 0);
+    std::atomic<bool> done{false};
+    std::atomic<uint64_t> steal_events{0};
+    std::thread thief([&] {
+        for (;;) {
+            bool finished = done.load(std::memory_order_acquire);
+            if (void *it = corio__deque_steal(owner_q, thief_q)) {
+                thief_seen[index_of(it)]++;
+                steal_events.fetch_add(1, std::memory_order_relaxed);
+            }
+            while (void *it = corio__deque_pop(thief_q)) thief_seen[index_of(it)]++;
+            if (finished) break;
+        }
+    });
+    constexpr uint64_t kCheckpoint = 4096;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % kCheckpoint == kCheckpoint - 1) { // make sure the thief runs
+            uint64_t before = steal_events.load(std::memory_order_relaxed);
+            while (steal_events.load(std::memory_order_relaxed) == before &&
+                   !corio__deque_is_empty(owner_q))
+                std::this_thread::yield();
+        }
+        if (void *it = corio__deque_pop(owner_q)) owner_seen[index_of(it)]++;
+        ASSERT_EQ(0, corio__deque_push(owner_q, item(i)));
+        // "Run" the new task a varying while, so the thief's steals meet
+        // the owner's pop + push at every offset.
+        for (volatile uint64_t spin = i % 64; spin > 0; spin = spin - 1) {
+        }
+    }
+    while (void *it = corio__deque_pop(owner_q)) owner_seen[index_of(it)]++;
+    done.store(true, std::memory_order_release);
+    thief.join();
+    uint64_t bad = 0, dup = 0, lost = 0, stolen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned total = owner_seen[i] + thief_seen[i];
+        stolen += thief_seen[i];
+        if (total > 1) dup++;
+        if (total == 0) lost++;
+        if (total != 1 && bad++ < 10) ADD_FAILURE() << "item " << i << " taken " << total << " times";
+    }
+    EXPECT_EQ(0u, bad);
+    std::printf("  [stats] items %u, stolen %llu, taken twice %llu, lost %llu\n", n,
+                (unsigned long long)stolen, (unsigned long long)dup, (unsigned long long)lost);
+}
+
+// The head-side twin: the owner keeps two items queued by putting a new
+// one at the front whenever a thief has taken one (a yielded task going
+// back), while two thieves steal one of two.  The word returns to the same
+// value after every steal + push_front (see
+// ReplayStaleStealAfterStealThenPushFront).  Counted exactly once.
+TEST(DequeStressPopPush, ThievesStealOwnerPushesFront) {
+    const uint32_t n = kStressItems / 4;
+    Q owner_q(CORIO__DEQUE_CAPACITY);
+    Q thief_q[2] = {Q(CORIO__DEQUE_CAPACITY), Q(CORIO__DEQUE_CAPACITY)};
+    std::vector<uint8_t> owner_seen(n, 0);
+    std::vector<uint8_t> thief_seen[2] = {std::vector<uint8_t>(n, 0), std::vector<uint8_t>(n, 0)};
+    std::atomic<bool> done{false};
+    auto thief = [&](int me) {
+        for (;;) {
+            bool finished = done.load(std::memory_order_acquire);
+            if (void *it = corio__deque_steal(owner_q, thief_q[me])) thief_seen[me][index_of(it)]++;
+            else std::this_thread::yield(); // let the owner refill
+            while (void *it = corio__deque_pop(thief_q[me])) thief_seen[me][index_of(it)]++;
+            if (finished) break;
+        }
+    };
+    std::thread t0(thief, 0), t1(thief, 1);
+    for (uint64_t i = 0; i < n; i++) {
+        while (corio__deque_len(owner_q) >= 2) std::this_thread::yield();
+        ASSERT_EQ(0, corio__deque_push_front(owner_q, item(i)));
+    }
+    while (void *it = corio__deque_pop(owner_q)) owner_seen[index_of(it)]++;
+    done.store(true, std::memory_order_release);
+    t0.join();
+    t1.join();
+    uint64_t bad = 0, dup = 0, lost = 0, stolen = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned total = owner_seen[i] + thief_seen[0][i] + thief_seen[1][i];
+        stolen += thief_seen[0][i] + thief_seen[1][i];
+        if (total > 1) dup++;
+        if (total == 0) lost++;
+        if (total != 1 && bad++ < 10) ADD_FAILURE() << "item " << i << " taken " << total << " times";
+    }
+    EXPECT_EQ(0u, bad);
+    std::printf("  [stats] items %u, stolen %llu, taken twice %llu, lost %llu\n", n,
+                (unsigned long long)stolen, (unsigned long long)dup, (unsigned long long)lost);
 }
 
 } // namespace
