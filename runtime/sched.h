@@ -47,6 +47,8 @@ struct corio__worker {
     corio__task *lifo;         /* run-next slot, not stealable (owner only) */
     uint64_t ring_pops;        /* tasks taken from the ring (owner only) */
     uint64_t ring_pops_seen;   /* ... as of the last fairness turn */
+    bool fair_flip;            /* which of inject / ring front goes first */
+    corio__task *fair_pick;    /* the task the last fairness turn chose */
     unsigned reason;           /* why the current task switched back */
     uint64_t tick;
     uint64_t rng;
@@ -97,6 +99,9 @@ void corio__schedule(corio__task *t, bool lifo);
 void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
 /* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
 void corio__task_suspend(unsigned reason);
+/* The yield trap: switch straight to this worker's next task and queue the
+ * caller behind everything once its context is saved.  Must be in a task. */
+void corio__task_yield_now(void);
 /* The worker the calling thread is, or NULL. */
 corio__worker *corio__worker_self(void);
 

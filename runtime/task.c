@@ -145,6 +145,7 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     t->result = NULL;
     t->started = false;
     t->yielded = false;
+    t->fair_run = false;
     atomic_store_explicit(&t->permit, 0, memory_order_relaxed);
     corio__spin_lock(&t->lock);
     t->rt = rt;
@@ -209,7 +210,7 @@ static bool killed(corio__task *t) {
 int corio_task_yield(void) {
     corio__task *t = self_task();
     if (t == NULL) return -EPERM;
-    corio__task_suspend(CORIO__R_YIELD);
+    corio__task_yield_now();
     return killed(t) ? -ECANCELED : 0;
 }
 

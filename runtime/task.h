@@ -75,6 +75,7 @@ struct corio__task {
     void *result;
     bool started;            /* owned by whoever runs the task */
     bool yielded;            /* queued by a yield (the fairness turn runs it) */
+    bool fair_run;           /* this turn came from the fairness turn */
     int error;               /* -ENOMEM: no stack could be had to start it */
 
     /* ---- under `lock` ---- */

@@ -21,10 +21,14 @@
  *   task that yields goes to the oldest end: it waits behind everything
  *   queued, and no longer than one fairness turn once it is first there.
  *
- *   Rejected: a single shared queue (every spawn contends on one lock); the
- *   classic Chase-Lev owner-LIFO pop (unsafe with steal-half, deque.md);
- *   an unbounded number of searching workers (they burn the CPUs the busy
- *   workers need: at most half search, idle.c).
+ *   Rejected: a single shared queue (every spawn contends on one lock); a
+ *   FIFO ring for the owner, as Go and tokio have (fork-join programs then
+ *   run breadth-first: fib(30) kept ~35,000 started tasks, each with a
+ *   stack, alive at once; deque.md); the classic Chase-Lev owner pop without
+ *   a CAS (unsafe with steal-half, deque.md); one shared live-task counter
+ *   (a cache line bouncing between workers on every spawn and exit: 2
+ *   workers ran fib(30) no faster than 1); an unbounded number of searching
+ *   workers (they burn the CPUs the busy workers need: idle.c).
  *
  *   Idle workers park (park.h) after the "unmark, full fence, recheck"
  *   protocol of idle.c; whoever publishes work follows "publish, full fence,
@@ -167,31 +171,41 @@ static corio__task *steal(corio__worker *w) {
     return NULL;
 }
 
+/* The fairness turn's look at the oldest end of the ring.  A task that
+ * yielded waits there; on this turn it runs even if newer work keeps coming
+ * (two tasks waking each other through the run-next slot, a spawning loop).
+ * Other old tasks stay put: for fork-join work they are the biggest
+ * subtrees, and starting them early only multiplies the tasks (and stacks)
+ * alive at once; thieves take them first anyway.  Unless the ring was not
+ * popped at all for a whole interval: then the run-next slot is
+ * monopolised and the oldest runs whatever it is. */
+static corio__task *fair_front(corio__worker *w) {
+    corio__task *t = corio__deque_pop_front(&w->q);
+    bool starved = w->ring_pops == w->ring_pops_seen; /* run-next only, all interval */
+    if (t != NULL && !t->yielded && !starved) {
+        if (corio__deque_push_front(&w->q, t) != 0)
+            corio__panic(__func__, "no room to put a task back", t->ctx.id);
+        t = NULL;
+    }
+    return t;
+}
+
 static corio__task *next_local(corio__worker *w) {
     corio_rt *rt = w->rt;
     w->tick++;
     if (w->tick % FAIR_INTERVAL == 0) {
         if (rt->parker_ops->poll != NULL) rt->parker_ops->poll(w->parker);
-        corio__task *t = inject_pop(rt, w, 1);
-        if (t == NULL) {
-            /* A task that yielded waits at the oldest end; on this turn it
-             * runs even if newer work keeps coming (two tasks waking each
-             * other through the run-next slot, a spawning loop).  Other old
-             * tasks stay put: for fork-join work they are the biggest
-             * subtrees, and starting them early only multiplies the tasks
-             * (and stacks) alive at once; thieves take them first anyway.
-             * Unless the ring was not popped at all for a whole interval:
-             * then the run-next slot is monopolised and the oldest runs. */
-            t = corio__deque_pop_front(&w->q);
-            bool starved = w->ring_pops == w->ring_pops_seen; /* run-next only, all interval */
-            if (t != NULL && !t->yielded && !starved) {
-                if (corio__deque_push_front(&w->q, t) != 0)
-                    corio__panic(__func__, "no room to put a task back", t->ctx.id);
-                t = NULL;
-            }
-        }
+        /* Alternate which of the two goes first, so that a stream through
+         * one of them cannot starve the other. */
+        w->fair_flip = !w->fair_flip;
+        corio__task *t = w->fair_flip ? inject_pop(rt, w, 1) : NULL;
+        if (t == NULL) t = fair_front(w);
+        if (t == NULL && !w->fair_flip) t = inject_pop(rt, w, 1);
         w->ring_pops_seen = w->ring_pops;
-        if (t != NULL) return t;
+        if (t != NULL) {
+            w->fair_pick = t; /* if it yields this turn: to the injection queue */
+            return t;
+        }
     }
     if (w->lifo != NULL) {
         corio__task *t = w->lifo;
@@ -215,42 +229,70 @@ bool corio__rt_has_work(corio_rt *rt) {
 
 /* ---- running a task ---------------------------------------------------------- */
 
-static void run(corio__worker *w, corio__thread *th, corio__task *t) {
+/* Make `t` the running task of `w`.  Returns false when it ended without
+ * running (killed before its first run, or no stack for it). */
+static bool prepare(corio__worker *w, corio__task *t) {
     CORIO__STAT_ADD(w, tasks_run, 1);
     if (!t->started && atomic_load_explicit(&t->killed, memory_order_acquire)) {
         corio__task_finish(w, t); /* killed before it ever ran: never runs */
-        return;
+        return false;
     }
     if (!t->started) {
         int r = corio__task_start(t);
         if (r < 0) { /* no stack: it ends unrun, and join reports why */
             t->error = r;
             corio__task_finish(w, t);
-            return;
+            return false;
         }
     }
     t->started = true;
     t->yielded = false;
+    t->fair_run = t == w->fair_pick;
+    w->fair_pick = NULL;
     /* We own the task (popped it); a waker only CASes RUNNING -> NOTIFIED.
      * relaxed: the pop already gave us the task's data; the later CAS in
      * the PARK case orders what the task wrote. */
     atomic_store_explicit(&t->sched, CORIO__T_RUNNING, memory_order_relaxed);
     w->current = t;
+    return true;
+}
+
+/* A task that yielded, once its context is saved: behind everything.  One
+ * that got its turn from the fairness turn goes to the injection queue
+ * instead, a FIFO: at the oldest end it would be the first the next
+ * fairness turn sees again, and the other yielded tasks behind it would
+ * wait for ever while newer work keeps the worker busy. */
+static void requeue_yielded(corio__worker *w, corio__task *t) {
+    atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
+    if (t->fair_run) {
+        t->fair_run = false;
+        t->yielded = true;
+        corio__inject_push(w->rt, t, t, 1);
+        corio__idle_notify(w->rt);
+        return;
+    }
+    push_ring_back(w, t);
+    /* The task is stealable now: if a worker sleeps while nobody searches,
+     * wake it.  The cheap relaxed pre-check may be stale; that only delays
+     * the spread (this worker runs the task anyway), so the fence of a full
+     * notify is paid only when it can help. */
+    if (atomic_load_explicit(&w->rt->idle.searching, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&w->rt->idle.unparked, memory_order_relaxed) < w->rt->nworkers)
+        corio__idle_notify(w->rt);
+}
+
+static void run(corio__worker *w, corio__thread *th, corio__task *t) {
+    if (!prepare(w, t)) return;
     w->reason = 0;
     corio__ctx_switch(th, &th->root, t->top, NULL, NULL);
-    /* Back on the worker's own stack (a worker loop never migrates). */
+    /* Back on the worker's own stack (a worker loop never migrates).  The
+     * task that came back is w->current: tasks may have yielded directly to
+     * one another since we switched to `t`. */
+    t = w->current;
     w->current = NULL;
     switch (w->reason) {
     case CORIO__R_YIELD:
-        atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
-        push_ring_back(w, t);
-        /* The task is stealable now: if a worker sleeps while nobody
-         * searches, wake it.  The cheap relaxed pre-check may be stale; that
-         * only delays the spread (this worker runs the task anyway), so the
-         * fence of a full notify is paid only when it can help. */
-        if (atomic_load_explicit(&w->rt->idle.searching, memory_order_relaxed) == 0 &&
-            atomic_load_explicit(&w->rt->idle.unparked, memory_order_relaxed) < w->rt->nworkers)
-            corio__idle_notify(w->rt);
+        requeue_yielded(w, t);
         break;
     case CORIO__R_PARK: {
         unsigned s = CORIO__T_RUNNING;
@@ -282,6 +324,35 @@ void corio__task_suspend(unsigned reason) {
     w->reason = reason;
     corio__ctx_switch(th, me, &th->root, NULL, NULL);
     /* Resumed, perhaps by another worker: th and w are stale now. */
+}
+
+/* Runs on the next task's stack right after a direct yield: the yielded
+ * task's context is saved now, so it may be queued (and stolen). */
+static void after_direct_yield(void *arg) {
+    corio__task *t = arg;
+    requeue_yielded(corio__thread_here()->worker, t);
+}
+
+void corio__task_yield_now(void) {
+    corio__thread *th = corio__thread_here(); /* not used after the switch */
+    corio__worker *w = th->worker;
+    corio__task *t = w->current;
+    corio__ctx *me = th->current;
+    /* Switch straight to the next local task, one stack switch instead of
+     * two through the worker's loop.  Without local work, the loop's own
+     * path (stealing, parking) takes over. */
+    corio__task *n;
+    do {
+        n = next_local(w);
+    } while (n != NULL && !prepare(w, n));
+    t->top = me;
+    if (n == NULL) {
+        w->reason = CORIO__R_YIELD;
+        corio__ctx_switch(th, me, &th->root, NULL, NULL);
+        return;
+    }
+    /* prepare() made n current; t is queued by the hook, after the switch. */
+    corio__ctx_switch(th, me, n->top, after_direct_yield, t);
 }
 
 void *corio__worker_main(void *arg) {

@@ -51,8 +51,10 @@ enum corio_coro_state {
 /** Options for create; pass NULL for the defaults.  Zero fields mean
  *  "default".  Initialise with `corio_coro_opts o = {0};`. */
 typedef struct corio_coro_opts {
-    size_t stack_size; /**< usable stack bytes; default CORIO_STACK_DEFAULT,
-                            rounded up to whole pages, at least CORIO_STACK_MIN */
+    size_t stack_size; /**< stack bytes; default CORIO_STACK_DEFAULT, rounded
+                            up to whole pages, at least CORIO_STACK_MIN (the
+                            usable stack is slightly larger: the stack's
+                            bookkeeping shares its last page) */
     const char *name;  /**< shown in diagnostics; not copied, must outlive it */
 } corio_coro_opts;
 

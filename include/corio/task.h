@@ -14,8 +14,9 @@
  * exactly there, possibly on another worker.
  *
  * Cancellation: corio_task_kill marks a task; every scheduler call it makes
- * from then on (yield, join, ...) returns -ECANCELED at once, and the task
- * is expected to return.  A task killed before it ever ran never runs.
+ * from then on returns -ECANCELED (join and park at once, yield after its
+ * one turn), and the task is expected to return.  A task killed before it
+ * ever ran never runs.
  *
  * Every function returns >= 0 on success or a negative errno value.
  */
@@ -62,8 +63,10 @@ typedef struct corio_worker_metrics {
 /* ---- the runtime -------------------------------------------------------- */
 
 /** Create a runtime and start its workers.
- *  Errors: -EINVAL (rt NULL, workers > 1024), -ENOMEM, -EAGAIN (a thread
- *  could not be started). */
+ *  Errors: -EINVAL (rt NULL, workers > 1024, stack_size > CORIO_STACK_MAX),
+ *  -ENOMEM.  A worker thread that cannot be started is fatal (the process
+ *  aborts with a message): a runtime with fewer workers than asked for is
+ *  not offered. */
 CORIO_API int corio_rt_create(corio_rt **rt, const corio_rt_opts *opts);
 
 /** Number of worker threads. */
@@ -76,22 +79,25 @@ CORIO_API int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, voi
 
 /** Block the calling plain thread (not a task) until task `tid` ends; its
  *  return value in *result.  Errors: -ESRCH (no such task, or already
- *  joined/detached and gone), -EINVAL (detached), -EPERM (called from a task:
- *  use corio_task_join). */
+ *  joined/detached and gone), -EINVAL (rt NULL, or the task is detached),
+ *  -EPERM (called from a task: use corio_task_join), -ENOMEM (the task never
+ *  ran: see corio_task_join). */
 CORIO_API int corio_rt_join(corio_rt *rt, corio_tid tid, void **result);
 
 /** Run fn(arg) as a task and wait for it from a plain thread: spawn + join.
  *  Errors: those of spawn and join. */
 CORIO_API int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result);
 
-/** Block the calling plain thread until no task is alive.  -EPERM from a task. */
+/** Block the calling plain thread until no task is alive.  Errors: -EINVAL
+ *  (NULL), -EPERM (called from a task). */
 CORIO_API int corio_rt_wait_idle(corio_rt *rt);
 
 /** Shut down: refuse new spawns, kill every task still alive (each sees
  *  -ECANCELED at its suspension point and is expected to return), wait for
  *  them to end, stop and join the workers, and free everything.  `rt` is
- *  invalid afterwards.  Must be called from a plain thread: -EPERM from a
- *  task.  A task that ignores -ECANCELED and keeps running delays this. */
+ *  invalid afterwards.  Must be called from a plain thread: -EPERM from any
+ *  worker thread (of any runtime), -EINVAL for NULL.  A task that ignores
+ *  -ECANCELED and keeps running delays this. */
 CORIO_API int corio_rt_shutdown(corio_rt *rt);
 
 /** Counters of worker `w` (0 <= w < workers).  Errors: -EINVAL. */
@@ -120,8 +126,9 @@ CORIO_API int corio_task_kill(corio_tid tid);
 /** WaitTask: suspend the calling task until task `tid` ends; its return
  *  value in *result (may be NULL).  Several tasks may join the same task.
  *  Errors: -EDEADLK (tid is the caller), -ESRCH (stale or unknown id),
- *  -EINVAL (tid was detached), -ECANCELED (the caller was killed while
- *  waiting), -EPERM (not in a task: use corio_rt_join), -ENOMEM (the task
+ *  -EINVAL (tid was detached), -ECANCELED (the caller has been killed:
+ *  before or while waiting), -EPERM (not in a task: use corio_rt_join),
+ *  -ENOMEM (the task
  *  never ran: no stack could be mapped for it when its turn came; stacks
  *  are given at a task's first run, not at spawn). */
 CORIO_API int corio_task_join(corio_tid tid, void **result);
