@@ -99,9 +99,9 @@ void corio__schedule(corio__task *t, bool lifo);
 void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
 /* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
 void corio__task_suspend(unsigned reason);
-/* The yield trap: switch straight to this worker's next task and queue the
- * caller behind everything once its context is saved.  Must be in a task. */
-void corio__task_yield_now(void);
+/* corio_task_yield (worker.c) is the yield trap: it switches straight to
+ * this worker's next task and queues the caller behind everything once its
+ * context is saved. */
 /* The worker the calling thread is, or NULL. */
 corio__worker *corio__worker_self(void);
 

@@ -207,12 +207,7 @@ static bool killed(corio__task *t) {
     return atomic_load_explicit(&t->killed, memory_order_acquire) != 0;
 }
 
-int corio_task_yield(void) {
-    corio__task *t = self_task();
-    if (t == NULL) return -EPERM;
-    corio__task_yield_now();
-    return killed(t) ? -ECANCELED : 0;
-}
+/* corio_task_yield lives in worker.c, next to the direct switch it makes. */
 
 int corio_task_park(void) {
     corio__task *t = self_task();

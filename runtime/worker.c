@@ -333,10 +333,14 @@ static void after_direct_yield(void *arg) {
     requeue_yielded(corio__thread_here()->worker, t);
 }
 
-void corio__task_yield_now(void) {
+/* The yield trap.  Defined here, with the switch inlined, because every
+ * function level between the caller and the jump costs a mispredicted
+ * return after the switch. */
+int corio_task_yield(void) {
     corio__thread *th = corio__thread_here(); /* not used after the switch */
     corio__worker *w = th->worker;
-    corio__task *t = w->current;
+    corio__task *t = w != NULL ? w->current : NULL;
+    if (t == NULL) return -EPERM;
     corio__ctx *me = th->current;
     /* Switch straight to the next local task, one stack switch instead of
      * two through the worker's loop.  Without local work, the loop's own
@@ -349,10 +353,14 @@ void corio__task_yield_now(void) {
     if (n == NULL) {
         w->reason = CORIO__R_YIELD;
         corio__ctx_switch(th, me, &th->root, NULL, NULL);
-        return;
+    } else {
+        /* prepare() made n current; t is queued by the hook, after the
+         * switch. */
+        corio__ctx_switch(th, me, n->top, after_direct_yield, t);
     }
-    /* prepare() made n current; t is queued by the hook, after the switch. */
-    corio__ctx_switch(th, me, n->top, after_direct_yield, t);
+    /* Resumed, perhaps on another worker: only `t` is still ours.
+     * acquire: pairs with the release store in corio_task_kill. */
+    return atomic_load_explicit(&t->killed, memory_order_acquire) ? -ECANCELED : 0;
 }
 
 void *corio__worker_main(void *arg) {
