@@ -14,7 +14,7 @@
  * the last shutdown).
  *
  * Free structs go on one list under a mutex; workers keep a small cache of
- * their own in front of it (worker.c), so the spawn fast path takes no
+ * their own in front of it (task.c), so the spawn fast path takes no
  * lock here.
  */
 #include <errno.h>

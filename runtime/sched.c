@@ -6,10 +6,12 @@
  *     at its suspension point (or never runs, if it had not started).
  *  3. Wait until no task is live: each has returned and been finished by
  *     its worker (joiners woken, stacks freed).
- *  4. Tasks finished but never joined or detached are released.
- *  5. stopping = 1; every worker is woken, leaves its loop, destroys its
- *     parker and exits; the threads are joined (their stack pools are
- *     freed by the per-thread destructor).
+ *  4. Tasks finished but never joined or detached, with no joiner still
+ *     registered, are released.
+ *  5. stopping = 1; every sleeping worker is woken; each leaves its loop
+ *     and exits; the threads are joined (their stack pools are freed by the
+ *     per-thread destructor), and only then are the parkers destroyed (a
+ *     worker may be unparking another one until it exits).
  *  6. Queues, caches and the runtime itself are freed; the id table goes
  *     with the last runtime.
  */
@@ -118,7 +120,8 @@ int corio_rt_metrics(const corio_rt *rt, unsigned i, corio_worker_metrics *out) 
  * that is counted always has its spawn counted too: the result is never
  * below the true number of live tasks at the moment the finished counters
  * were read, and 0 means that at that moment nothing was alive; a task
- * spawned later would have been spawned by a live task.  Counters are
+ * spawned later would have been spawned by a live task (or by a plain
+ * thread, which counts in ext_spawned and is read last).  Counters are
  * single-writer (one worker each), so counting costs no shared write. */
 uint64_t corio__rt_live(corio_rt *rt) {
     uint64_t f = 0, s;

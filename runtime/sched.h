@@ -14,7 +14,8 @@
 #include "runtime/park.h"
 #include "runtime/task.h"
 
-/* Per-worker counters: written by their worker (relaxed increments), read
+/* Per-worker counters: written by their worker (a load and a store, no
+ * locked RMW; spawned and finished with release, see corio__rt_live), read
  * by anyone (relaxed: they are statistics, not synchronisation);
  * stolen_from is incremented by thieves. */
 typedef struct corio__metrics {

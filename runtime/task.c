@@ -6,7 +6,8 @@
  * Lifetime of a task struct (numbered as libuv's design notes do):
  *  1. spawn takes a struct from the worker's cache or the id table, gives
  *     it no stack yet (that comes at its first run), marks it live under
- *     its lock and queues it; the spawning worker counts it.
+ *     its lock and queues it; the spawning worker counts it (a plain
+ *     thread's spawn counts in the runtime's ext_spawned).
  *  2. It runs, suspends and resumes any number of times, on any worker.
  *  3. When its function returns, the worker (on its own stack) marks it
  *     finished under the lock, wakes every joiner and frees the stack:

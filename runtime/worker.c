@@ -10,7 +10,7 @@
  *   push to the global injection queue (a mutex and a list: they are the
  *   slow path).  A full ring moves half of itself to the injection queue.
  *
- *   next_task: the run-next slot; then the newest task of the ring (owner
+ *   next_local: the run-next slot; then the newest task of the ring (owner
  *   LIFO: a fork-join program runs depth-first, so few tasks and stacks are
  *   alive at once); then a batch from the injection queue; then stealing
  *   half of a random victim's ring, oldest first (the biggest pieces of a

@@ -106,7 +106,8 @@ CORIO_API int corio_rt_metrics(const corio_rt *rt, unsigned w, corio_worker_metr
 /* ---- inside a task: the system calls of slides 129-150 ------------------- */
 
 /** NewTask: spawn a task on the caller's runtime (from a task).  The new task
- *  goes to the front of this worker's queue.  Errors: -EPERM (not in a task),
+ *  goes to this worker's run-next slot: it runs when the caller suspends,
+ *  unless another spawn or wake-up takes the slot first.  Errors: -EPERM (not in a task),
  *  and those of corio_rt_spawn. */
 CORIO_API int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg);
 
