@@ -1,5 +1,6 @@
-/* bench/common.c - command line, clock, median, machine string and JSON
- * output shared by the benchmark executables (see bench/common.h). */
+/* bench/common.c - command line, clock, median, measuring driver, machine
+ * string and JSON output shared by the benchmark executables (see
+ * bench/common.h). */
 #define _GNU_SOURCE 1
 #include "common.h"
 
@@ -70,6 +71,16 @@ static int cmp_double(const void *a, const void *b) {
 double bench_median(double *v, size_t n) {
     qsort(v, n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double bench_measure(bench_run_fn fn, const bench_opts *o) {
+    double *v = malloc(sizeof *v * (size_t)o->runs);
+    if (v == NULL) bench_fail("out of memory");
+    fn(o->iters / 10 > 0 ? o->iters / 10 : 1);
+    for (int r = 0; r < o->runs; r++) v[r] = fn(o->iters);
+    double m = bench_median(v, (size_t)o->runs);
+    free(v);
+    return m;
 }
 
 const char *bench_machine(void) {

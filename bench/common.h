@@ -1,6 +1,7 @@
 /* bench/common.h - what every benchmark executable shares: the command
- * line (--json, --runs, --iters), the clock, the median, the optimizer
- * barriers, the machine description, and the JSON output of docs/bench.md.
+ * line (--json, --runs, --iters), the clock, the median, the warm-up and
+ * median-of-runs driver, the optimizer barriers, the machine description,
+ * and the JSON output of docs/bench.md.
  *
  * A benchmark fills an array of bench_row and hands it to bench_json() when
  * --json was given; otherwise it prints its own human table (the ratio
@@ -58,6 +59,13 @@ uint64_t bench_cpu_ns(void);
 
 /* Median of v[0..n) (n >= 1); v is sorted in place. */
 double bench_median(double *v, size_t n);
+
+/* One timed run of `iters` iterations; returns the time per iteration. */
+typedef double (*bench_run_fn)(long iters);
+
+/* One warm-up run of o->iters / 10 iterations (at least one), then the
+ * median of o->runs timed runs of o->iters iterations each. */
+double bench_measure(bench_run_fn fn, const bench_opts *o);
 
 /* "<nproc> cpus, <model name>": CPUs this process may run on, as nproc(1)
  * counts them, and the first model name of /proc/cpuinfo. */

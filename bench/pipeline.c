@@ -17,7 +17,6 @@
  * Case "send": ns per send, the median of --runs runs of --iters sends;
  * extra keys "total_ms" (the --iters sends) and "vs_direct" (ratio). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -145,28 +144,15 @@ static double run_direct(long iters) {
 
 /* ---- driver --------------------------------------------------------- */
 
-typedef double (*run_fn)(long iters);
-
-/* One warm-up run, then the median of o->runs timed runs. */
-static double measure(run_fn fn, const bench_opts *o) {
-    double *v = malloc(sizeof *v * (size_t)o->runs);
-    if (v == NULL) bench_fail("out of memory");
-    fn(o->iters / 10 > 0 ? o->iters / 10 : 1);
-    for (int r = 0; r < o->runs; r++) v[r] = fn(o->iters);
-    double m = bench_median(v, (size_t)o->runs);
-    free(v);
-    return m;
-}
-
 int main(int argc, char **argv) {
     bench_opts o = bench_parse(argc, argv, "pipeline", 7, 1000000);
     static const struct {
         const char *impl;
-        run_fn fn;
+        bench_run_fn fn;
     } impls[] = {{"corio", run_corio}, {"callback", run_callback}, {"direct", run_direct}};
     enum { N = sizeof impls / sizeof impls[0] };
     double ns[N];
-    for (int i = 0; i < N; i++) ns[i] = measure(impls[i].fn, &o);
+    for (int i = 0; i < N; i++) ns[i] = bench_measure(impls[i].fn, &o);
     double direct = ns[N - 1];
 
     bench_row rows[N];

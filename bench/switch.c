@@ -107,24 +107,11 @@ static double run_corio(long iters) {
     return (double)(t1 - t0) / (double)iters;
 }
 
-typedef double (*run_fn)(long iters);
-
-/* One warm-up run, then the median of o->runs timed runs. */
-static double measure(run_fn fn, const bench_opts *o) {
-    double *v = malloc(sizeof *v * (size_t)o->runs);
-    if (v == NULL) bench_fail("out of memory");
-    fn(o->iters / 10 > 0 ? o->iters / 10 : 1);
-    for (int r = 0; r < o->runs; r++) v[r] = fn(o->iters);
-    double m = bench_median(v, (size_t)o->runs);
-    free(v);
-    return m;
-}
-
 int main(int argc, char **argv) {
     bench_opts o = bench_parse(argc, argv, "switch", 7, 5000000);
-    double raw = measure(run_raw, &o);
-    double raw_call = measure(run_raw_call, &o);
-    double corio = measure(run_corio, &o);
+    double raw = bench_measure(run_raw, &o);
+    double raw_call = bench_measure(run_raw_call, &o);
+    double corio = bench_measure(run_corio, &o);
     double ratio = corio / raw;
 
     bench_row rows[3] = {

@@ -3,15 +3,13 @@
 // on its own input and its exact output is checked.  The binaries are found
 // next to this test's build directory: <build>/tests/<this> runs
 // <build>/samples/pipelines/<program>.  Every wait is bounded: a child that
-// outlives its deadline is killed and the test fails.
+// outlives its deadline is killed and the test fails (the runner is
+// tests/support/child.h).
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,26 +24,18 @@
 #include <thread>
 #include <vector>
 
+#include "support/child.h"
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using corio_test::build_dir;
+using corio_test::Child;
+using corio_test::Clock;
+using corio_test::dir_of;
+using corio_test::kDeadline;
+using corio_test::Result;
+using corio_test::run;
 using std::chrono::milliseconds;
-
-// Generous: sanitizer builds start slowly; a passing run takes well under 1 s.
-constexpr milliseconds kDeadline{30000};
-
-std::string dir_of(const std::string &path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
-// <build>, from /proc/self/exe = <build>/tests/test_samples_pipelines.
-std::string build_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  return dir_of(dir_of(std::string(buf, static_cast<size_t>(n))));
-}
 
 std::string sample(const char *name) {
   return build_dir() + "/samples/pipelines/" + name;
@@ -86,166 +76,6 @@ class TempFile {
  private:
   std::string path_;
 };
-
-struct Result {
-  bool timed_out = false;
-  int status = -1;  // waitpid status
-  std::string out, err;
-
-  bool exited_with(int code) const {
-    return !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == code;
-  }
-};
-
-std::ostream &operator<<(std::ostream &os, const Result &r) {
-  os << "timed_out=" << r.timed_out;
-  if (WIFEXITED(r.status)) os << " exit=" << WEXITSTATUS(r.status);
-  if (WIFSIGNALED(r.status)) os << " signal=" << WTERMSIG(r.status);
-  return os << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err;
-}
-
-// A running program with pipes on its stdin, stdout and stderr.
-class Child {
- public:
-  Child(const std::vector<std::string> &argv, std::string input)
-      : input_(std::move(input)), deadline_(Clock::now() + kDeadline) {
-    signal(SIGPIPE, SIG_IGN);  // a child exiting early must not kill us
-    int in[2], out[2], err[2];
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-      ADD_FAILURE() << "pipe2: " << strerror(errno);
-      return;
-    }
-    std::vector<char *> args;
-    for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
-    args.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls until exec.
-      struct sigaction sa;
-      memset(&sa, 0, sizeof sa);
-      sa.sa_handler = SIG_DFL;
-      sigaction(SIGPIPE, &sa, nullptr);
-      setpgid(0, 0);  // its own group: a timeout kills what it started too
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    if (pid_ > 0) setpgid(pid_, pid_);  // either side may come first
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    if (pid_ < 0) {
-      ADD_FAILURE() << "fork: " << strerror(errno);
-      close(in[1]);
-      close(out[0]);
-      close(err[0]);
-      return;
-    }
-    in_ = in[1];
-    out_ = out[0];
-    err_ = err[0];
-    fcntl(in_, F_SETFL, O_NONBLOCK);
-    if (input_.empty()) close_fd(in_);
-  }
-
-  ~Child() {
-    if (pid_ > 0) {  // finish() was not called (a failed ASSERT): no leftovers
-      kill(-pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close_fd(in_);
-    close_fd(out_);
-    close_fd(err_);
-  }
-  Child(const Child &) = delete;
-  Child &operator=(const Child &) = delete;
-
-  pid_t pid() const { return pid_; }
-
-  // Feed stdin, collect stdout and stderr until both close, reap the child;
-  // kill it if it has not exited by the deadline.
-  Result finish() {
-    Result r;
-    if (pid_ <= 0) return r;
-    size_t written = 0;
-    while (out_ >= 0 || err_ >= 0 || in_ >= 0) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
-      if (left.count() <= 0) {
-        r.timed_out = true;
-        break;
-      }
-      struct pollfd p[3];
-      nfds_t n = 0;
-      int *fds[3] = {&in_, &out_, &err_};
-      int *which[3];
-      for (int *fd : fds) {
-        if (*fd < 0) continue;
-        p[n].fd = *fd;
-        p[n].events = fd == &in_ ? POLLOUT : POLLIN;
-        p[n].revents = 0;
-        which[n++] = fd;
-      }
-      int k = poll(p, n, static_cast<int>(left.count()));
-      if (k < 0 && errno != EINTR) {
-        ADD_FAILURE() << "poll: " << strerror(errno);
-        break;
-      }
-      for (nfds_t i = 0; k > 0 && i < n; i++) {
-        if (p[i].revents == 0) continue;
-        if (which[i] == &in_) {
-          ssize_t w = write(in_, input_.data() + written, input_.size() - written);
-          if (w > 0) written += static_cast<size_t>(w);
-          if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input_.size())
-            close_fd(in_);  // done, or the child stopped reading (EPIPE)
-        } else {
-          char buf[4096];
-          ssize_t got = read(*which[i], buf, sizeof buf);
-          if (got > 0) {
-            (which[i] == &out_ ? r.out : r.err).append(buf, static_cast<size_t>(got));
-          } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-            close_fd(*which[i]);
-          }
-        }
-      }
-    }
-    // Reap, still within the deadline.
-    for (;;) {
-      pid_t w = waitpid(pid_, &r.status, WNOHANG);
-      if (w == pid_) break;
-      if (w < 0 && errno != EINTR) {
-        ADD_FAILURE() << "waitpid: " << strerror(errno);
-        break;
-      }
-      if (r.timed_out || Clock::now() >= deadline_) {
-        r.timed_out = true;
-        kill(-pid_, SIGKILL);
-        waitpid(pid_, &r.status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    pid_ = -1;
-    return r;
-  }
-
- private:
-  static void close_fd(int &fd) {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
-
-  std::string input_;
-  Clock::time_point deadline_;
-  pid_t pid_ = -1;
-  int in_ = -1, out_ = -1, err_ = -1;
-};
-
-Result run(const std::vector<std::string> &argv, const std::string &input = "") {
-  Child c(argv, input);
-  return c.finish();
-}
 
 // Wait (bounded) until process `pid` has `path` open at offset `pos`: the
 // follow programs seek to the end at start-up, and lines appended before

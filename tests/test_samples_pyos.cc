@@ -6,160 +6,34 @@
 // seed's 1 and 2: outputs are compared under a one-to-one renaming of the
 // ids.  The binaries are found from this test's own path:
 // <build>/tests/<this> runs <build>/samples/pyos/<program>.  Every wait is
-// bounded: a child that outlives its deadline is killed and the test fails.
+// bounded: a child that outlives its deadline is killed and the test fails
+// (the runner is tests/support/child.h).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <chrono>
-#include <climits>
 #include <cstring>
 #include <map>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "support/child.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-// Generous: sanitizer builds start slowly; a passing run takes milliseconds.
-constexpr milliseconds kDeadline{30000};
-
-std::string dir_of(const std::string &path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? std::string(".") : path.substr(0, slash);
-}
-
-// <build>, from /proc/self/exe = <build>/tests/test_samples_pyos.
-std::string build_dir() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  return dir_of(dir_of(std::string(buf, static_cast<size_t>(n))));
-}
+using corio_test::build_dir;
+using corio_test::Result;
+using corio_test::StdinFile;
 
 std::string sample(const std::string &name) { return build_dir() + "/samples/pyos/" + name; }
-
-struct Result {
-  bool timed_out = false;
-  int status = -1;  // waitpid status
-  std::string out, err;
-
-  bool exited_with(int code) const {
-    return !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == code;
-  }
-};
-
-std::ostream &operator<<(std::ostream &os, const Result &r) {
-  os << "timed_out=" << r.timed_out;
-  if (WIFEXITED(r.status)) os << " exit=" << WEXITSTATUS(r.status);
-  if (WIFSIGNALED(r.status)) os << " signal=" << WTERMSIG(r.status);
-  return os << "\n--- stdout ---\n" << r.out << "--- stderr ---\n" << r.err;
-}
-
-void close_fd(int &fd) {
-  if (fd >= 0) close(fd);
-  fd = -1;
-}
 
 // Run argv with stdin from /dev/null; collect stdout and stderr; kill the
 // child if it has not exited by the deadline.
 Result run(const std::vector<std::string> &argv) {
-  Result r;
-  auto deadline = Clock::now() + kDeadline;
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) < 0) {
-    ADD_FAILURE() << "pipe2: " << strerror(errno);
-    return r;
-  }
-  if (pipe2(err, O_CLOEXEC) < 0) {
-    ADD_FAILURE() << "pipe2: " << strerror(errno);
-    close(out[0]);
-    close(out[1]);
-    return r;
-  }
-  std::vector<char *> args;
-  for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {  // only async-signal-safe calls until exec
-    int in = open("/dev/null", O_RDONLY);
-    if (in >= 0) dup2(in, 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  if (pid < 0) {
-    ADD_FAILURE() << "fork: " << strerror(errno);
-    close(out[0]);
-    close(err[0]);
-    return r;
-  }
-  int fds[2] = {out[0], err[0]};
-  while (fds[0] >= 0 || fds[1] >= 0) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      r.timed_out = true;
-      break;
-    }
-    struct pollfd p[2];
-    nfds_t n = 0;
-    int which[2];
-    for (int i = 0; i < 2; i++) {
-      if (fds[i] < 0) continue;
-      p[n].fd = fds[i];
-      p[n].events = POLLIN;
-      p[n].revents = 0;
-      which[n++] = i;
-    }
-    int k = poll(p, n, static_cast<int>(left.count()));
-    if (k < 0 && errno != EINTR) {
-      ADD_FAILURE() << "poll: " << strerror(errno);
-      break;
-    }
-    for (nfds_t i = 0; k > 0 && i < n; i++) {
-      if (p[i].revents == 0) continue;
-      char buf[4096];
-      ssize_t got = read(fds[which[i]], buf, sizeof buf);
-      if (got > 0)
-        (which[i] == 0 ? r.out : r.err).append(buf, static_cast<size_t>(got));
-      else if (got == 0 || (errno != EAGAIN && errno != EINTR))
-        close_fd(fds[which[i]]);
-    }
-  }
-  close_fd(fds[0]);
-  close_fd(fds[1]);
-  // Reap, still within the deadline.
-  for (;;) {
-    pid_t w = waitpid(pid, &r.status, WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno != EINTR) {
-      ADD_FAILURE() << "waitpid: " << strerror(errno);
-      break;
-    }
-    if (r.timed_out || Clock::now() >= deadline) {
-      r.timed_out = true;
-      kill(pid, SIGKILL);
-      waitpid(pid, &r.status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return r;
+  return corio_test::run(argv, StdinFile{"/dev/null"});
 }
 
 // ---- comparing outputs modulo task ids -----------------------------------
