@@ -94,3 +94,28 @@ int pyos_check(int r, const char *what) {
     }
     return r;
 }
+
+/* The two tasks of a foo/bar program, as one start task. */
+static corio_task_fn pair_fn[2];
+
+static void *start_pair(void *arg) {
+    (void)arg;
+    corio_tid t[2];
+    if (pyos_check(pyos_new(&t[0], pair_fn[0], NULL), "starting foo") < 0) return NULL;
+    if (pyos_check(pyos_new(&t[1], pair_fn[1], NULL), "starting bar") < 0) {
+        pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
+        return NULL;
+    }
+    pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
+    pyos_check(corio_task_join(t[1], NULL), "waiting for bar");
+    return NULL;
+}
+
+int pyos_run_pair(int argc, char **argv, const char *prog, corio_task_fn foo, corio_task_fn bar) {
+    unsigned workers = pyos_parse_args(argc, argv, prog);
+    corio_rt *rt = pyos_start(workers);
+    pair_fn[0] = foo;
+    pair_fn[1] = bar;
+    pyos_check(corio_rt_run(rt, start_pair, NULL, NULL), "running the tasks");
+    return pyos_finish(rt);
+}

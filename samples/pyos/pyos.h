@@ -43,4 +43,10 @@ void pyos_terminated(void);
  * remember it for pyos_finish.  Returns r.  Any thread. */
 int pyos_check(int r, const char *what);
 
+/* The whole program of slides 121-136: sched.new(foo()); sched.new(bar());
+ * sched.mainloop().  Parses the command line, starts the runtime, runs a
+ * first task that starts foo and bar (in that order, as NewTask does) and
+ * waits for both, then shuts down.  Returns the exit status. */
+int pyos_run_pair(int argc, char **argv, const char *prog, corio_task_fn foo, corio_task_fn bar);
+
 #endif

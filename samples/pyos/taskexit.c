@@ -37,22 +37,4 @@ static void *bar(void *arg) {
 }
 
 /* sched.new(foo()); sched.new(bar()); sched.mainloop() (slide 127). */
-static void *start(void *arg) {
-    (void)arg;
-    corio_tid t[2];
-    if (pyos_check(pyos_new(&t[0], foo, NULL), "starting foo") < 0) return NULL;
-    if (pyos_check(pyos_new(&t[1], bar, NULL), "starting bar") < 0) {
-        pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
-        return NULL;
-    }
-    pyos_check(corio_task_join(t[0], NULL), "waiting for foo");
-    pyos_check(corio_task_join(t[1], NULL), "waiting for bar");
-    return NULL;
-}
-
-int main(int argc, char **argv) {
-    unsigned workers = pyos_parse_args(argc, argv, "taskexit");
-    corio_rt *rt = pyos_start(workers);
-    pyos_check(corio_rt_run(rt, start, NULL, NULL), "running the tasks");
-    return pyos_finish(rt);
-}
+int main(int argc, char **argv) { return pyos_run_pair(argc, argv, "taskexit", foo, bar); }
