@@ -16,12 +16,29 @@
  * wakes it or another sleeper), or the sleeper's re-check sees the work.
  * A worker that found work after searching, and was the last searcher,
  * wakes one more so that remaining work does not wait for it (tokio).
+ *
+ * Run-next slots (runq.c) are not stealable at once, so a task waiting in
+ * one is not "work" for the re-check above.  Instead a worker that goes to
+ * sleep while another worker's slot holds a task sleeps with a time limit
+ * (SLOT_NAP_NS at first, doubling up to SLOT_NAP_MAX_NS while nothing is
+ * taken, so an idle worker beside a busy one wakes a few hundred times a
+ * second at most) and then searches again, where steal.c takes a slot
+ * whose owner has stayed in one turn too long.  A worker that sleeps with
+ * no limit counts itself in `deep` first and then looks at the slots; a
+ * worker that fills an empty slot fills it and then reads `deep` (both
+ * seq_cst): either the sleeper sees the task and naps, or the filler sees
+ * the sleeper and wakes one worker.  An idle runtime (no slot holds a
+ * task) sleeps with no limit and burns no CPU.
  */
 #include "runtime/sched.h"
+
+#define SLOT_NAP_NS 100000           /* 100 us */
+#define SLOT_NAP_MAX_NS 5000000      /* 5 ms */
 
 void corio__idle_init(corio__idle *idle, unsigned nworkers) {
     atomic_init(&idle->searching, 0);
     atomic_init(&idle->unparked, nworkers);
+    atomic_init(&idle->deep, 0);
     pthread_mutex_init(&idle->lock, NULL);
     idle->sleepers = NULL;
 }
@@ -110,10 +127,23 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
     CORIO__STAT_ADD(w, parks, 1);
     corio__rt_worker_idle(rt);
     for (;;) {
-        rt->parker_ops->park(w->parker);
+        /* Deep (no limit) unless another worker's slot holds a task; the
+         * Dekker pattern with a filler is in the file comment. */
+        atomic_fetch_add_explicit(&idle->deep, 1, memory_order_seq_cst);
+        bool nap = corio__rt_any_lifo(rt, w);
+        if (w->nap_ns == 0) w->nap_ns = SLOT_NAP_NS;
+        if (nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
+        rt->parker_ops->park(w->parker, nap ? (int64_t)w->nap_ns : -1);
+        if (!nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
+        else if (w->nap_ns < SLOT_NAP_MAX_NS) w->nap_ns *= 2;
         pthread_mutex_lock(&idle->lock);
         bool still = w->sleeping;
-        if (still && atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+        bool leave = atomic_load_explicit(&rt->stopping, memory_order_acquire) || nap ||
+                     !corio__deque_is_empty(&w->q) ||
+                     atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL;
+        /* A stale permit, an I/O event (the worker's own queue may have work
+         * now), a nap's end (search the slots again): leave the sleepers. */
+        if (still && leave) {
             remove_sleeper(idle, w);
             w->sleeping = false;
             atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
@@ -121,18 +151,6 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
         }
         pthread_mutex_unlock(&idle->lock);
         if (!still) break;
-        /* A stale permit or an I/O event: the worker's own queue may have
-         * work now (an I/O completion); look before sleeping again. */
-        if (!corio__deque_is_empty(&w->q) || w->lifo != NULL) {
-            pthread_mutex_lock(&idle->lock);
-            if (w->sleeping) {
-                remove_sleeper(idle, w);
-                w->sleeping = false;
-                atomic_fetch_add_explicit(&idle->unparked, 1, memory_order_seq_cst);
-            }
-            pthread_mutex_unlock(&idle->lock);
-            break;
-        }
     }
     CORIO__STAT_ADD(w, wakeups, 1);
 }

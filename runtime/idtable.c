@@ -1,7 +1,8 @@
 /* runtime/idtable.c - generation-tagged task ids over type-stable memory.
  *
- * A task id is (generation << 32) | (slot + 1), never 0; the first use of
- * a slot has generation 0, so a program's first tasks have small ids.  Task structs live
+ * A task id is (generation << 26) | (slot + 1), never 0 (task.h); the first
+ * use of a slot in a process has generation 0, so a program's first tasks
+ * have small ids.  Task structs live
  * in chunks that are never freed while any runtime exists, so a stale id
  * can always be resolved to a struct safely: under the struct's lock, a
  * generation mismatch (the slot was recycled) or a free slot answers
@@ -16,6 +17,19 @@
  * Free structs go on one list under a mutex; workers keep a small cache of
  * their own in front of it (task.c), so the spawn fast path takes no
  * lock here.
+ *
+ * An id never comes back, so a stale id can never name a later task:
+ *   - Within a table, a slot's generation goes up by one per task.  The
+ *     worker caches reuse one warm slot over and over (LIFO), so one slot
+ *     can see ten million tasks a second; 38 bits of generation last 7.6
+ *     hours at that rate, and then the slot is retired for good (its
+ *     struct is never handed out again: a few hundred bytes lost per 2^38
+ *     tasks).  32 bits, as before, wrapped in minutes.
+ *   - Across tables (the last runtime of a process shut down, a new one
+ *     created), `gen_floor` remembers one past the highest generation any
+ *     slot reached; the new table starts every slot there, so the ids of an
+ *     old runtime do not alias those of a new one.  If even the floor were
+ *     used up, the table is kept instead of freed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +41,8 @@
 
 #define CHUNK_BITS 10
 #define CHUNK (1u << CHUNK_BITS)
-#define MAX_CHUNKS (1u << 18) /* 268M task slots */
+/* Slots are numbered 0 .. 2^26 - 2 (the id holds slot + 1 in 26 bits). */
+#define MAX_CHUNKS ((((uint32_t)1 << CORIO__ID_SLOT_BITS) - 1) / CHUNK)
 
 /* Published with release after the chunk is initialised; lookups load with
  * acquire, so they see initialised locks and generations. */
@@ -36,6 +51,7 @@ static unsigned nchunks;              /* under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static corio__task *free_list;        /* under lock */
 static unsigned refs;                 /* runtimes alive; under lock */
+static uint64_t gen_floor;            /* first generation of new slots; under lock */
 
 int corio__idtable_ref(void) {
     pthread_mutex_lock(&lock);
@@ -47,13 +63,22 @@ int corio__idtable_ref(void) {
 void corio__idtable_unref(void) {
     pthread_mutex_lock(&lock);
     if (--refs == 0) {
+        uint64_t top = gen_floor;
         for (unsigned i = 0; i < nchunks; i++) {
             corio__task *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
-            atomic_store_explicit(&chunks[i], NULL, memory_order_relaxed);
-            free(c);
+            for (unsigned j = 0; j < CHUNK; j++)
+                if (c[j].gen >= top) top = c[j].gen + 1;
         }
-        nchunks = 0;
-        free_list = NULL;
+        if (top < CORIO__ID_GEN_LIMIT) { /* else: keep the table, ids stay unique */
+            gen_floor = top;
+            for (unsigned i = 0; i < nchunks; i++) {
+                corio__task *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
+                atomic_store_explicit(&chunks[i], NULL, memory_order_relaxed);
+                free(c);
+            }
+            nchunks = 0;
+            free_list = NULL;
+        }
     }
     pthread_mutex_unlock(&lock);
 }
@@ -68,7 +93,7 @@ static int grow_locked(void) {
         corio__task *t = &c[i];
         atomic_flag_clear(&t->lock.f);
         t->index = nchunks * CHUNK + i;
-        t->gen = 0;
+        t->gen = gen_floor;
         t->next = free_list;
         free_list = t;
     }
@@ -119,9 +144,20 @@ void corio__task_release_many(corio__task *first, size_t n) {
     pthread_mutex_unlock(&lock);
 }
 
-void corio__task_recycle_locked(corio__task *t) {
+bool corio__task_recycle_locked(corio__task *t) {
     t->live = false;
-    t->gen++; /* wraps after 2^32 reuses of one slot */
+    /* At the limit the generation stays where it is and the slot is never
+     * live again, so no id of it can ever resolve to a new task. */
+    bool reusable = t->gen + 1 < CORIO__ID_GEN_LIMIT;
+    if (reusable) t->gen++;
+    corio__spin_unlock(&t->lock);
+    return reusable;
+}
+
+void corio__idtable_test_set_gen(uint64_t tid, uint64_t gen) {
+    corio__task *t = corio__task_lookup_lock(tid);
+    if (t == NULL) return;
+    t->gen = gen;
     corio__spin_unlock(&t->lock);
 }
 
@@ -133,8 +169,8 @@ void corio__task_release(corio__task *t) {
 }
 
 corio__task *corio__task_lookup_lock(corio_tid tid) {
-    uint32_t slot = (uint32_t)tid;
-    uint32_t gen = (uint32_t)(tid >> 32);
+    uint32_t slot = (uint32_t)(tid & (((uint64_t)1 << CORIO__ID_SLOT_BITS) - 1));
+    uint64_t gen = tid >> CORIO__ID_SLOT_BITS;
     if (slot == 0) return NULL;
     slot -= 1;
     if ((slot >> CHUNK_BITS) >= MAX_CHUNKS) return NULL;

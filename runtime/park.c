@@ -2,10 +2,12 @@
  * permit flag.  See park.h for the contract. */
 #include "runtime/park.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 
 struct cond_parker {
     pthread_mutex_t m;
@@ -13,14 +15,19 @@ struct cond_parker {
     bool permit; /* protected by m */
 };
 
-static void *cp_create(void *ctx, unsigned index) {
+static int cp_create(void *ctx, unsigned index, void **out) {
     (void)ctx;
     (void)index;
     struct cond_parker *p = calloc(1, sizeof *p);
-    if (p == NULL) return NULL;
+    if (p == NULL) return -ENOMEM;
     pthread_mutex_init(&p->m, NULL);
-    pthread_cond_init(&p->c, NULL);
-    return p;
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC); /* timeouts immune to clock steps */
+    pthread_cond_init(&p->c, &a);
+    pthread_condattr_destroy(&a);
+    *out = p;
+    return 0;
 }
 
 static void cp_destroy(void *v) {
@@ -30,10 +37,20 @@ static void cp_destroy(void *v) {
     free(p);
 }
 
-static void cp_park(void *v) {
+static void cp_park(void *v, int64_t timeout_ns) {
     struct cond_parker *p = v;
+    struct timespec until;
+    if (timeout_ns >= 0) {
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + timeout_ns % 1000000000;
+        until.tv_sec += timeout_ns / 1000000000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+    }
     pthread_mutex_lock(&p->m);
-    while (!p->permit) pthread_cond_wait(&p->c, &p->m);
+    while (!p->permit) {
+        if (timeout_ns < 0) pthread_cond_wait(&p->c, &p->m);
+        else if (pthread_cond_timedwait(&p->c, &p->m, &until) == ETIMEDOUT) break;
+    }
     p->permit = false;
     pthread_mutex_unlock(&p->m);
 }

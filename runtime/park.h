@@ -13,18 +13,22 @@
 #ifndef CORIO_RUNTIME_PARK_H
 #define CORIO_RUNTIME_PARK_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct corio__parker_ops {
-    /* Create the parker of worker `index`; runs on that worker's thread.
-     * Returns NULL on failure. */
-    void *(*create)(void *ctx, unsigned index);
+    /* Create the parker of worker `index` in *out; runs on that worker's
+     * thread.  Returns 0 or a negative errno (corio_rt_create then fails
+     * with it, and destroys the parkers that were created). */
+    int (*create)(void *ctx, unsigned index, void **out);
     /* Destroy it, once every worker thread of the runtime has ended. */
     void (*destroy)(void *p);
-    /* Block until unparked (or until the parker has events to deliver). */
-    void (*park)(void *p);
+    /* Block until unparked (or until the parker has events to deliver), or
+     * until `timeout_ns` nanoseconds have passed (negative: no limit). */
+    void (*park)(void *p, int64_t timeout_ns);
     /* Wake the parker; any thread. */
     void (*unpark)(void *p);
     /* Deliver pending events without blocking (may be NULL). */

@@ -1,19 +1,33 @@
 /* runtime/sched.c - the runtime's life: create, metrics, wait, shutdown.
  *
+ * Start-up: the workers are started one by one; each creates its parker
+ * on its own thread (an io_uring must be created by the thread that uses
+ * it) and reports the result; the creator waits for every started worker,
+ * then tells them all to go, or, if a thread or a parker could not be
+ * created, to leave; it then joins them, destroys the parkers that exist
+ * and returns the error.  Nothing is left behind.
+ *
  * Shutdown protocol (each step waits for the previous one):
  *  1. shutting_down = 1: spawns are refused with -ESHUTDOWN from now on.
+ *     A spawn checks the flag under the new task's lock (task.c), so every
+ *     spawn either is refused or publishes a task that the scan below sees.
  *  2. Every task of this runtime still alive is killed: it sees -ECANCELED
  *     at its suspension point (or never runs, if it had not started).
  *  3. Wait until no task is live: each has returned and been finished by
  *     its worker (joiners woken, stacks freed).
- *  4. Tasks finished but never joined or detached, with no joiner still
- *     registered, are released.
- *  5. stopping = 1; every sleeping worker is woken; each leaves its loop
+ *  4. closed = 1, then wait until no plain-thread call is inside (a joiner
+ *     woken in step 3 still reads its task's struct; a spawn refused in
+ *     step 1 may still be on its way out).  Plain-thread calls that come
+ *     later are refused with -ESHUTDOWN (the flag is checked after the
+ *     caller registered: seq_cst on both sides, see ext_enter).
+ *  5. Tasks finished but never joined or detached are released.
+ *  6. stopping = 1; every sleeping worker is woken; each leaves its loop
  *     and exits; the threads are joined (their stack pools are freed by the
  *     per-thread destructor), and only then are the parkers destroyed (a
  *     worker may be unparking another one until it exits).
- *  6. Queues, caches and the runtime itself are freed; the id table goes
- *     with the last runtime.
+ *  7. Queues, caches and the runtime itself are freed; the id table goes
+ *     with the last runtime.  `rt` must not be used once shutdown returned;
+ *     calls that overlap it are safe (they complete or get -ESHUTDOWN).
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -51,8 +65,34 @@ static void free_rt(corio_rt *rt) {
     pthread_mutex_destroy(&rt->inject_lock);
     pthread_mutex_destroy(&rt->live_lock);
     pthread_cond_destroy(&rt->live_cond);
-    pthread_barrier_destroy(&rt->started);
+    pthread_mutex_destroy(&rt->start_lock);
+    pthread_cond_destroy(&rt->start_cond);
     free(rt);
+}
+
+int (*corio__thread_create_hook)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+                                 void *) = pthread_create;
+
+/* The worker's side of start-up (called by corio__worker_main): create the
+ * parker, report, wait for the verdict.  True: run. */
+bool corio__worker_started(corio__worker *w) {
+    corio_rt *rt = w->rt;
+    void *p = NULL;
+    int r = rt->parker_ops->create(rt, w->index, &p);
+    pthread_mutex_lock(&rt->start_lock);
+    w->parker = r == 0 ? p : NULL;
+    w->start_err = r < 0 ? r : 0;
+    rt->nready++;
+    pthread_cond_broadcast(&rt->start_cond);
+    while (rt->start_state == 0) pthread_cond_wait(&rt->start_cond, &rt->start_lock);
+    bool go = rt->start_state > 0;
+    pthread_mutex_unlock(&rt->start_lock);
+    return go;
+}
+
+static void destroy_parkers(corio_rt *rt) {
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (rt->workers[i].parker != NULL) rt->parker_ops->destroy(rt->workers[i].parker);
 }
 
 int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
@@ -76,7 +116,8 @@ int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->live_lock, NULL);
     pthread_cond_init(&rt->live_cond, NULL);
-    pthread_barrier_init(&rt->started, NULL, n + 1);
+    pthread_mutex_init(&rt->start_lock, NULL);
+    pthread_cond_init(&rt->start_cond, NULL);
     for (unsigned i = 0; i < n; i++) {
         corio__worker *w = &rt->workers[i];
         w->rt = rt;
@@ -90,13 +131,54 @@ int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
         }
     }
     corio__idtable_ref();
-    for (unsigned i = 0; i < n; i++) {
-        int r = pthread_create(&rt->workers[i].thread, NULL, corio__worker_main, &rt->workers[i]);
-        if (r != 0) corio__panic(__func__, "cannot start a worker thread", i);
+    unsigned started = 0;
+    int err = 0;
+    for (; started < n; started++) {
+        int r = corio__thread_create_hook(&rt->workers[started].thread, NULL, corio__worker_main,
+                                          &rt->workers[started]);
+        if (r != 0) {
+            err = -r;
+            break;
+        }
     }
-    pthread_barrier_wait(&rt->started);
+    pthread_mutex_lock(&rt->start_lock);
+    while (rt->nready < started) pthread_cond_wait(&rt->start_cond, &rt->start_lock);
+    for (unsigned i = 0; i < started && err == 0; i++) err = rt->workers[i].start_err;
+    rt->start_state = err == 0 ? 1 : -1;
+    pthread_cond_broadcast(&rt->start_cond);
+    pthread_mutex_unlock(&rt->start_lock);
+    if (err != 0) {
+        /* Every started worker leaves without touching a queue. */
+        for (unsigned i = 0; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
+        destroy_parkers(rt);
+        free_rt(rt);
+        corio__idtable_unref();
+        return err;
+    }
     *out = rt;
     return 0;
+}
+
+/* Dekker's pattern between a plain-thread call and the shutdown: the caller
+ * increments ext_users and then loads the flags; the shutdown stores a flag
+ * and then loads ext_users.  All four are seq_cst, so in their single total
+ * order either the caller's load follows the shutdown's store (the caller
+ * sees the flag and backs out) or the shutdown's load follows the
+ * caller's increment (the shutdown waits for it).  acquire/release alone
+ * would let both read the old values. */
+bool corio__rt_ext_enter(corio_rt *rt, bool refuse_on_shutdown) {
+    atomic_fetch_add_explicit(&rt->ext_users, 1, memory_order_seq_cst);
+    bool refused = atomic_load_explicit(&rt->closed, memory_order_seq_cst) ||
+                   (refuse_on_shutdown &&
+                    atomic_load_explicit(&rt->shutting_down, memory_order_seq_cst));
+    if (refused) corio__rt_ext_leave(rt);
+    return !refused;
+}
+
+void corio__rt_ext_leave(corio_rt *rt) {
+    /* release: the caller's last reads of the runtime happen before the
+     * shutdown's acquire load that sees the count drop. */
+    atomic_fetch_sub_explicit(&rt->ext_users, 1, memory_order_release);
 }
 
 unsigned corio_rt_workers(const corio_rt *rt) { return rt != NULL ? rt->nworkers : 0; }
@@ -142,31 +224,35 @@ void corio__rt_worker_idle(corio_rt *rt) {
     pthread_mutex_unlock(&rt->live_lock);
 }
 
-int corio_rt_wait_idle(corio_rt *rt) {
-    if (rt == NULL) return -EINVAL;
-    corio__worker *w = corio__worker_self();
-    if (w != NULL && w->current != NULL) return -EPERM;
+static void wait_idle(corio_rt *rt) {
     pthread_mutex_lock(&rt->live_lock);
     /* Checked under live_lock, which corio__rt_worker_idle takes to
      * broadcast: a broadcast cannot fall between this check and the wait. */
     while (corio__rt_live(rt) != 0) pthread_cond_wait(&rt->live_cond, &rt->live_lock);
     pthread_mutex_unlock(&rt->live_lock);
+}
+
+int corio_rt_wait_idle(corio_rt *rt) {
+    if (rt == NULL) return -EINVAL;
+    corio__worker *w = corio__worker_self();
+    if (w != NULL && w->current != NULL) return -EPERM;
+    if (!corio__rt_ext_enter(rt, false)) return -ESHUTDOWN;
+    wait_idle(rt);
+    corio__rt_ext_leave(rt);
     return 0;
 }
 
 static void kill_one(corio__task *t, void *arg) {
     corio__spin_lock(&t->lock);
-    bool mine = t->live && t->rt == (corio_rt *)arg && !t->finished;
-    if (mine) atomic_store_explicit(&t->killed, 1, memory_order_release);
-    corio__spin_unlock(&t->lock);
-    if (mine) corio__task_wake(t);
+    if (t->live && t->rt == (corio_rt *)arg && !t->finished) corio__task_kill_locked(t);
+    else corio__spin_unlock(&t->lock);
 }
 
 static void release_zombie(corio__task *t, void *arg) {
     corio__spin_lock(&t->lock);
-    if (t->live && t->rt == (corio_rt *)arg && t->finished && t->nwaiters == 0) {
-        corio__task_recycle_locked(t);
-        corio__task_release(t);
+    if (t->live && t->rt == (corio_rt *)arg && t->finished) {
+        /* No joiner is left (step 4), so nwaiters is 0. */
+        if (corio__task_recycle_locked(t)) corio__task_release(t);
         return;
     }
     corio__spin_unlock(&t->lock);
@@ -176,14 +262,21 @@ int corio_rt_shutdown(corio_rt *rt) {
     if (rt == NULL) return -EINVAL;
     corio__worker *self = corio__worker_self();
     if (self != NULL) return -EPERM; /* a worker cannot join itself */
-    atomic_store_explicit(&rt->shutting_down, 1, memory_order_release);
+    /* seq_cst: one side of ext_enter's Dekker pattern; the scan's task
+     * locks order it before every later spawn's check (task.c). */
+    if (atomic_exchange_explicit(&rt->shutting_down, 1, memory_order_seq_cst))
+        return -EINVAL; /* a second shutdown of the same runtime */
     corio__idtable_each(kill_one, rt);
-    corio_rt_wait_idle(rt);
+    wait_idle(rt);
+    atomic_store_explicit(&rt->closed, 1, memory_order_seq_cst);
+    /* Plain-thread calls still inside leave quickly: joiners were woken in
+     * wait_idle, refused spawns only return. */
+    while (atomic_load_explicit(&rt->ext_users, memory_order_seq_cst) != 0) sched_yield();
     corio__idtable_each(release_zombie, rt);
     atomic_store_explicit(&rt->stopping, 1, memory_order_release);
     corio__idle_wake_all(rt);
     for (unsigned i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
-    for (unsigned i = 0; i < rt->nworkers; i++) rt->parker_ops->destroy(rt->workers[i].parker);
+    destroy_parkers(rt);
     free_rt(rt);
     corio__idtable_unref();
     return 0;

@@ -13,6 +13,7 @@
 #include "runtime/deque.h"
 #include "runtime/park.h"
 #include "runtime/task.h"
+#include "runtime/testhooks.h"
 
 /* Per-worker counters: written by their worker (a load and a store, no
  * locked RMW; spawned and finished with release, see corio__rt_live), read
@@ -43,9 +44,14 @@ struct corio__worker {
     struct corio_rt *rt;
     unsigned index;
     pthread_t thread;
-    void *parker;
+    void *parker;              /* NULL until created (or if that failed) */
+    int start_err;             /* the parker's creation: 0 or -errno */
     corio__task *current;      /* the task running now (owner only) */
-    corio__task *lifo;         /* run-next slot, not stealable (owner only) */
+    /* run-next slot: filled and emptied by the owner (exchange), taken by a
+     * thief only after it waited a grace period (runq.c, steal.c) */
+    _Atomic(corio__task *) lifo;
+    corio__task *handoff;      /* run this next: popped by a yield that could
+                                  not switch to it directly (owner only) */
     uint64_t ring_pops;        /* tasks taken from the ring (owner only) */
     uint64_t ring_pops_seen;   /* ... as of the last fairness turn */
     bool fair_flip;            /* which of inject / ring front goes first */
@@ -55,6 +61,7 @@ struct corio__worker {
     uint64_t rng;
     bool searching;            /* counted in idle.searching */
     bool sleeping;             /* on the sleepers list (under idle.lock) */
+    uint64_t nap_ns;           /* next nap beside a held slot; 0: the first (idle.c) */
     corio__worker *next_sleeper;
     corio__task *cache;        /* free task structs (owner only) */
     unsigned cache_len;
@@ -65,6 +72,7 @@ struct corio__worker {
 typedef struct corio__idle {
     _Atomic unsigned searching; /* workers looking for work */
     _Atomic unsigned unparked;  /* workers not asleep */
+    _Atomic unsigned deep;      /* workers asleep with no time limit */
     pthread_mutex_t lock;
     corio__worker *sleepers;    /* under lock */
 } corio__idle;
@@ -79,35 +87,89 @@ struct corio_rt {
     pthread_mutex_t inject_lock;
     corio__task *inject_head, *inject_tail;
     _Atomic size_t inject_len; /* release on push, acquire to peek */
-    /* lifecycle */
+    /* lifecycle (sched.c) */
     _Atomic int stopping;      /* workers exit their loop */
-    _Atomic int shutting_down; /* spawns refused */
+    _Atomic int shutting_down; /* spawns refused (read under a task lock: task.c) */
+    _Atomic int closed;        /* every task has ended: plain-thread calls refused */
+    _Atomic unsigned ext_users; /* plain-thread calls in progress (spawn, join) */
     /* Live tasks = ext_spawned + sum(workers' spawned) - sum(finished); see
      * corio__rt_live.  No shared counter is touched per task by workers. */
     _Atomic uint64_t ext_spawned; /* spawns from threads that are not workers */
     pthread_mutex_t live_lock; /* + live_cond: corio_rt_wait_idle */
     pthread_cond_t live_cond;
-    pthread_barrier_t started;
+    /* start-up: workers report their parker, then wait for go or abort */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    unsigned nready;           /* under start_lock */
+    int start_state;           /* 0 wait, 1 go, -1 abort; under start_lock */
 };
 
-/* worker.c */
+#define CORIO__FAIR_INTERVAL 61u /* Go and tokio use 61: a prime, so it does not
+                                    beat with program periods */
+
+/* Functions that read the thread state and then switch contexts must never
+ * be inlined into a caller (a loop around them would keep the TLS address
+ * of the first iteration across the switch: DESIGN trap 1).  noipa (gcc)
+ * also stops interprocedural deductions; the library is built without LTO
+ * (runtime/CMakeLists.txt) so a user's LTO cannot inline it either. */
+#if defined(__clang__)
+#define CORIO__SWITCHES __attribute__((noinline))
+#else
+#define CORIO__SWITCHES __attribute__((noinline, noipa))
+#endif
+
+/* worker.c: the loop, and the start and end of a task's turn */
 void *corio__worker_main(void *arg);
-/* Queue `t` (already SCHEDULED) to run: on the calling worker's queue when
- * it is a worker of t's runtime (`lifo`: in the run-next slot), else on the
- * injection queue. */
+/* The worker the calling thread is, or NULL. */
+corio__worker *corio__worker_self(void);
+/* Make `t`, already started, the running task of `w` (O(1), no system
+ * call: the direct yield runs it on a task's stack). */
+void corio__turn_enter(corio__worker *w, corio__task *t);
+/* A yielded task, once its context is saved: behind everything. */
+void corio__requeue_yielded(corio__worker *w, corio__task *t);
+/* sched.c: the worker's side of start-up; true: run, false: leave. */
+bool corio__worker_started(corio__worker *w);
+
+/* yield.c */
+/* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
+void corio__task_suspend(unsigned reason);
+/* corio_task_yield (yield.c) is the yield trap: it switches straight to
+ * this worker's next task and queues the caller behind everything once its
+ * context is saved. */
+
+/* runq.c: the worker's own queue */
+/* Queue `t` (ACTIVE, owned by the caller: state.h R1) to run: on the
+ * calling worker's queue when it is a worker of t's runtime (`lifo`: in the
+ * run-next slot), else on the injection queue. */
 void corio__schedule(corio__task *t, bool lifo);
 /* The same, when the caller knows its worker (NULL: not a worker). */
 void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
-/* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
-void corio__task_suspend(unsigned reason);
-/* corio_task_yield (worker.c) is the yield trap: it switches straight to
- * this worker's next task and queues the caller behind everything once its
- * context is saved. */
-/* The worker the calling thread is, or NULL. */
-corio__worker *corio__worker_self(void);
+void corio__runq_push(corio__worker *w, corio__task *t);      /* newest end */
+void corio__runq_push_back(corio__worker *w, corio__task *t); /* oldest end */
+corio__task *corio__runq_take_lifo(corio__worker *w);
+corio__task *corio__runq_pop(corio__worker *w); /* the slot, else the ring's newest */
+/* Another worker's run-next slot holds a task (seq_cst loads). */
+bool corio__rt_any_lifo(struct corio_rt *rt, const corio__worker *self);
 
-/* inject (worker.c) */
+/* fair.c: the next local task, with the fairness turn every 61st */
+corio__task *corio__next_local(corio__worker *w);
+
+/* steal.c */
+corio__task *corio__steal(corio__worker *w);
+corio__task *corio__steal_lifo(corio__worker *w);
+
+/* inject.c */
 void corio__inject_push(struct corio_rt *rt, corio__task *first, corio__task *last, size_t n);
+/* Pop up to `max` tasks; the first is returned, the rest go to w's ring. */
+corio__task *corio__inject_pop(struct corio_rt *rt, corio__worker *w, size_t max);
+
+/* sched.c: plain-thread calls on rt are bracketed by enter/leave, so that
+ * a shutdown frees nothing while one is inside.  enter returns false (the
+ * caller fails with -ESHUTDOWN) once the shutdown refuses such calls: with
+ * `refuse_on_shutdown` as soon as it starts (spawns), otherwise once every
+ * task has ended (joins may still wait for a task the shutdown kills). */
+bool corio__rt_ext_enter(struct corio_rt *rt, bool refuse_on_shutdown);
+void corio__rt_ext_leave(struct corio_rt *rt);
 
 /* sched.c: tasks spawned and not finished, and the hook a worker calls
  * before it sleeps (wakes corio_rt_wait_idle when that count is 0). */

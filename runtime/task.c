@@ -24,6 +24,7 @@
 
 #include "runtime/coro.h"
 #include "runtime/panic.h"
+#include "runtime/state.h"
 #include "runtime/sched.h"
 #include "runtime/task.h"
 
@@ -70,38 +71,57 @@ static void task_put(corio__task *t) { task_put_on(corio__worker_self(), t); }
 /* ---- wake ---------------------------------------------------------------- */
 
 void corio__task_wake(corio__task *t) {
-    /* acquire on the load/CAS: pairs with the worker's release CAS that
-     * published IDLE (the task's context is saved). */
-    unsigned s = atomic_load_explicit(&t->sched, memory_order_acquire);
-    for (;;) {
-        if (s == CORIO__T_IDLE) {
-            if (atomic_compare_exchange_weak_explicit(&t->sched, &s, CORIO__T_SCHEDULED,
-                                                      memory_order_acq_rel, memory_order_acquire)) {
-                corio__schedule(t, true);
-                return;
-            }
-        } else if (s == CORIO__T_RUNNING) {
-            /* Woken before it is fully parked: the worker sees NOTIFIED
-             * after the switch and re-queues it (trap 2). */
-            if (atomic_compare_exchange_weak_explicit(&t->sched, &s,
-                                                      CORIO__T_RUNNING | CORIO__T_NOTIFIED,
-                                                      memory_order_acq_rel, memory_order_acquire))
-                return;
-        } else {
-            return; /* SCHEDULED, NOTIFIED already, or DONE: nothing to do */
-        }
-    }
+    if (corio__state_notify(&t->state, false)) corio__schedule(t, true);
 }
 
-static void wake_waiter(corio__waiter *wt) {
-    if (wt->task != NULL) {
-        corio__task_wake(wt->task);
-        return;
+/* Under the lock of the task being waited for: the waiters' transitions
+ * (state.h R1: a task moved IDLE -> ACTIVE here is ours to queue, and
+ * nobody else can run or queue it, so it is safe to link through `next`
+ * until it is queued), and the thread waiters detached.  The queueing and
+ * the thread wake-ups (mutexes, futexes, maybe waking a worker) come after
+ * the lock is dropped: see wake_collected. */
+typedef struct wake_batch {
+    corio__task *tasks;      /* linked through ->next */
+    corio__waiter *threads;  /* detached thread waiters */
+} wake_batch;
+
+static void collect_waiters_locked(corio__task *t, wake_batch *b) {
+    for (corio__waiter *wt = t->waiters; wt != NULL;) {
+        corio__waiter *next = wt->next;
+        if (wt->task != NULL) {
+            /* The joiner's node is not touched after this: the joiner may
+             * leave as soon as it sees `finished`. */
+            corio__task *j = wt->task;
+            if (corio__state_notify(&j->state, false)) {
+                j->next = b->tasks;
+                b->tasks = j;
+            }
+        } else {
+            /* A thread waiter stays blocked (its node stays valid) until
+             * its `woken` flag is set in wake_collected. */
+            wt->next = b->threads;
+            b->threads = wt;
+        }
+        wt = next;
     }
-    pthread_mutex_lock(wt->m);
-    *wt->woken = true;
-    pthread_cond_signal(wt->c);
-    pthread_mutex_unlock(wt->m);
+    t->waiters = NULL;
+}
+
+static void wake_collected(corio__worker *w, wake_batch *b) {
+    while (b->tasks != NULL) {
+        corio__task *j = b->tasks;
+        b->tasks = j->next;
+        j->next = NULL;
+        corio__schedule_from(w, j, true);
+    }
+    while (b->threads != NULL) {
+        corio__waiter *wt = b->threads;
+        b->threads = wt->next; /* read before the waiter may leave */
+        pthread_mutex_lock(wt->m);
+        *wt->woken = true;
+        pthread_cond_signal(wt->c);
+        pthread_mutex_unlock(wt->m);
+    }
 }
 
 /* ---- spawn ----------------------------------------------------------------- */
@@ -127,8 +147,6 @@ static void task_entry(corio__ctx *self) {
 }
 
 static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn fn, void *arg) {
-    if (rt == NULL || fn == NULL) return -EINVAL;
-    if (atomic_load_explicit(&rt->shutting_down, memory_order_acquire)) return -ESHUTDOWN;
     corio__task *t = task_get(w);
     if (t == NULL) return -ENOMEM;
     /* Everything a stale-id lookup or the shutdown scan may read is set
@@ -149,15 +167,30 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     t->fair_run = false;
     atomic_store_explicit(&t->permit, 0, memory_order_relaxed);
     corio__spin_lock(&t->lock);
+    /* The shutdown check is made here, under the task's lock, and not at
+     * the entry: the shutdown sets `shutting_down` and then scans every
+     * slot under its lock.  If the scan locked this slot before us, its
+     * store happens before our load and we refuse; if after, it sees the
+     * task live and kills it.  A slot in a chunk grown after the scan read
+     * the chunk count was handed out under the table's mutex after the
+     * scan took it, so the same argument holds through the mutex.  Either
+     * way no task escapes the shutdown (a check at the entry let a spawn
+     * publish its task after the scan passed it: that task was never
+     * killed and a shutdown waiting for it hung).  relaxed: the lock
+     * orders it. */
+    if (atomic_load_explicit(&rt->shutting_down, memory_order_relaxed)) {
+        corio__spin_unlock(&t->lock);
+        task_put_on(w, t); /* the id was never handed out: no new generation */
+        return -ESHUTDOWN;
+    }
     t->rt = rt;
-    atomic_store_explicit(&t->killed, 0, memory_order_relaxed);
     t->finished = t->detached = t->joined = false;
     t->nwaiters = 0;
     t->waiters = NULL;
-    /* SCHEDULED before `live`: a never-used slot reads IDLE (0), and a wake
+    /* ACTIVE before `live`: a never-used slot reads IDLE (0), and a wake
      * through an early-guessed id (kill, unpark, the shutdown scan) must
-     * not be able to queue the task a second time. */
-    atomic_store_explicit(&t->sched, CORIO__T_SCHEDULED, memory_order_relaxed);
+     * not be able to queue the task a second time (state.h R1). */
+    corio__state_spawned(&t->state);
     t->live = true;
     corio__spin_unlock(&t->lock);
     /* The live count: release, read with acquire by corio__rt_live. */
@@ -169,11 +202,19 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
 }
 
 int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg) {
+    if (rt == NULL || fn == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
-    return spawn(rt, w != NULL && w->rt == rt ? w : NULL, tid, fn, arg);
+    if (w != NULL && w->rt == rt) return spawn(rt, w, tid, fn, arg);
+    /* A plain thread (or another runtime's worker): shutdown waits for it
+     * to leave before it frees anything (sched.c). */
+    if (!corio__rt_ext_enter(rt, true)) return -ESHUTDOWN;
+    int r = spawn(rt, NULL, tid, fn, arg);
+    corio__rt_ext_leave(rt);
+    return r;
 }
 
 int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg) {
+    if (fn == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
     if (w == NULL || w->current == NULL) return -EPERM;
     return spawn(w->rt, w, tid, fn, arg);
@@ -203,18 +244,13 @@ int corio_task_worker(void) {
     return w != NULL && w->current != NULL ? (int)w->index : -EPERM;
 }
 
-static bool killed(corio__task *t) {
-    /* acquire: pairs with the release store in corio_task_kill. */
-    return atomic_load_explicit(&t->killed, memory_order_acquire) != 0;
-}
-
-/* corio_task_yield lives in worker.c, next to the direct switch it makes. */
+/* corio_task_yield lives in yield.c, next to the direct switch it makes. */
 
 int corio_task_park(void) {
     corio__task *t = self_task();
     if (t == NULL) return -EPERM;
     for (;;) {
-        if (killed(t)) return -ECANCELED;
+        if (corio__state_cancelled(&t->state)) return -ECANCELED;
         /* acq_rel: pairs with the exchange in corio_task_unpark, so what
          * the unparker wrote before is visible after park returns. */
         if (atomic_exchange_explicit(&t->permit, 0, memory_order_acq_rel)) return 0;
@@ -225,15 +261,30 @@ int corio_task_park(void) {
 int corio_task_unpark(corio_tid tid) {
     corio__task *t = corio__task_lookup_lock(tid);
     if (t == NULL) return -ESRCH;
-    bool done = t->finished;
-    if (!done) atomic_exchange_explicit(&t->permit, 1, memory_order_acq_rel);
+    if (t->finished) {
+        corio__spin_unlock(&t->lock);
+        return -ESRCH;
+    }
+    atomic_exchange_explicit(&t->permit, 1, memory_order_acq_rel);
+    /* Under the lock: the id was checked, so the wake reaches this task and
+     * not a later one in the same struct. */
+    bool queue = corio__state_notify(&t->state, false);
     corio__spin_unlock(&t->lock);
-    if (done) return -ESRCH;
-    corio__task_wake(t); /* type-stable memory: a wake of a reused struct is harmless */
+    if (queue) corio__schedule(t, true); /* ours to queue (state.h R1) */
     return 0;
 }
 
 /* ---- kill / detach -------------------------------------------------------- */
+
+/* Kill a task whose lock the caller holds and that has not finished; the
+ * lock is released here.  The CANCELLED bit and the wake are one RMW of
+ * the state word (state.h R3): a kill that meets the task starting or
+ * parking on another worker cannot be lost. */
+void corio__task_kill_locked(corio__task *t) {
+    bool queue = corio__state_notify(&t->state, true);
+    corio__spin_unlock(&t->lock);
+    if (queue) corio__schedule(t, true);
+}
 
 int corio_task_kill(corio_tid tid) {
     corio__task *t = corio__task_lookup_lock(tid);
@@ -242,19 +293,13 @@ int corio_task_kill(corio_tid tid) {
         corio__spin_unlock(&t->lock);
         return 0;
     }
-    /* release: pairs with the acquire in killed(). */
-    atomic_store_explicit(&t->killed, 1, memory_order_release);
-    corio__spin_unlock(&t->lock);
-    /* A spurious wake of a struct recycled meanwhile only makes a task
-     * re-check its wait condition. */
-    corio__task_wake(t);
+    corio__task_kill_locked(t);
     return 1;
 }
 
 static void maybe_recycle_locked(corio__task *t) {
     if (t->finished && (t->detached || t->joined) && t->nwaiters == 0) {
-        corio__task_recycle_locked(t);
-        task_put(t);
+        if (corio__task_recycle_locked(t)) task_put(t);
     } else {
         corio__spin_unlock(&t->lock);
     }
@@ -283,22 +328,33 @@ static void unlink_waiter(corio__task *t, corio__waiter *me) {
     }
 }
 
+/* The end of a join of a finished task (locked; released here): its
+ * result, or the reason it never ran. */
+static int join_take_locked(corio__task *t, void **result, bool registered) {
+    int err = t->error;
+    if (result != NULL) *result = err == 0 ? t->result : NULL;
+    if (registered) t->nwaiters--;
+    t->joined = true;
+    maybe_recycle_locked(t);
+    return err;
+}
+
 /* Common entry: resolve, refuse bad joins, take a finished result.  Returns
- * 1 with the task locked and `me` registered when the caller must wait. */
-static int join_begin(corio_tid tid, corio__task **out, corio__waiter *me, void **result) {
+ * 1 with the task locked and `me` registered when the caller must wait.
+ * `rt` (plain-thread joins) must be the task's runtime. */
+static int join_begin(corio_rt *rt, corio_tid tid, corio__task **out, corio__waiter *me,
+                      void **result) {
     corio__task *t = corio__task_lookup_lock(tid);
     if (t == NULL) return -ESRCH;
+    if (rt != NULL && t->rt != rt) {
+        corio__spin_unlock(&t->lock);
+        return -ESRCH;
+    }
     if (t->detached) {
         corio__spin_unlock(&t->lock);
         return -EINVAL;
     }
-    if (t->finished) {
-        int err = t->error;
-        if (result != NULL) *result = t->result;
-        t->joined = true;
-        maybe_recycle_locked(t);
-        return err;
-    }
+    if (t->finished) return join_take_locked(t, result, false);
     me->next = t->waiters;
     t->waiters = me;
     t->nwaiters++;
@@ -310,25 +366,18 @@ int corio_task_join(corio_tid tid, void **result) {
     corio__task *self = self_task();
     if (self == NULL) return -EPERM;
     if (tid == self->ctx.id) return -EDEADLK;
-    if (killed(self)) return -ECANCELED;
+    if (corio__state_cancelled(&self->state)) return -ECANCELED;
     corio__waiter me = {.task = self};
     corio__task *t = NULL;
-    int r = join_begin(tid, &t, &me, result);
+    int r = join_begin(NULL, tid, &t, &me, result);
     if (r <= 0) return r;
     corio__spin_unlock(&t->lock);
     for (;;) {
         corio__task_suspend(CORIO__R_PARK);
         /* The struct cannot be recycled while we are registered. */
         corio__spin_lock(&t->lock);
-        if (t->finished) {
-            int err = t->error;
-            if (result != NULL) *result = t->result;
-            t->nwaiters--;
-            t->joined = true;
-            maybe_recycle_locked(t);
-            return err;
-        }
-        if (killed(self)) {
+        if (t->finished) return join_take_locked(t, result, true);
+        if (corio__state_cancelled(&self->state)) {
             unlink_waiter(t, &me);
             t->nwaiters--;
             corio__spin_unlock(&t->lock);
@@ -341,27 +390,28 @@ int corio_task_join(corio_tid tid, void **result) {
 int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {
     if (rt == NULL) return -EINVAL;
     if (self_task() != NULL) return -EPERM;
+    /* Registered for its whole length: a shutdown running meanwhile frees
+     * the id table only after this thread has left the task's struct. */
+    if (!corio__rt_ext_enter(rt, false)) return -ESHUTDOWN;
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t c = PTHREAD_COND_INITIALIZER;
     bool woken = false;
     corio__waiter me = {.task = NULL, .m = &m, .c = &c, .woken = &woken};
     corio__task *t = NULL;
-    int r = join_begin(tid, &t, &me, result);
-    if (r <= 0) return r;
-    corio__spin_unlock(&t->lock);
-    pthread_mutex_lock(&m);
-    while (!woken) pthread_cond_wait(&c, &m);
-    pthread_mutex_unlock(&m);
-    corio__spin_lock(&t->lock);
-    if (!t->finished) corio__panic(__func__, "joiner woken before the task finished", tid);
-    int err = t->error;
-    if (result != NULL) *result = t->result;
-    t->nwaiters--;
-    t->joined = true;
-    maybe_recycle_locked(t);
+    int r = join_begin(rt, tid, &t, &me, result);
+    if (r > 0) {
+        corio__spin_unlock(&t->lock);
+        pthread_mutex_lock(&m);
+        while (!woken) pthread_cond_wait(&c, &m);
+        pthread_mutex_unlock(&m);
+        corio__spin_lock(&t->lock);
+        if (!t->finished) corio__panic(__func__, "joiner woken before the task finished", tid);
+        r = join_take_locked(t, result, true);
+    }
     pthread_cond_destroy(&c);
     pthread_mutex_destroy(&m);
-    return err;
+    corio__rt_ext_leave(rt);
+    return r;
 }
 
 int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result) {
@@ -376,19 +426,16 @@ int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result) {
 
 void corio__task_finish(corio__worker *w, corio__task *t) {
     if (t->ctx.stack != NULL) corio__ctx_release(&t->ctx); /* stack back to this worker's pool */
-    /* release: a late waker that reads DONE does nothing. */
-    atomic_store_explicit(&t->sched, CORIO__T_DONE, memory_order_release);
+    corio__state_finish(&t->state);
+    wake_batch b = {NULL, NULL};
     corio__spin_lock(&t->lock);
     t->finished = true;
-    /* Wake under the lock: a joiner's node stays valid until the joiner
-     * takes the lock again and sees `finished`. */
-    for (corio__waiter *wt = t->waiters; wt != NULL;) {
-        corio__waiter *next = wt->next;
-        wake_waiter(wt);
-        wt = next;
-    }
-    t->waiters = NULL;
+    collect_waiters_locked(t, &b);
     maybe_recycle_locked(t);
+    /* Outside the lock: queueing may take the injection mutex and wake a
+     * sleeping worker (a futex call); none of that belongs under a
+     * spinlock that other workers spin on. */
+    wake_collected(w, &b);
     /* release: counted after everything above (corio__rt_live). */
     CORIO__STAT_ADD_REL(w, finished, 1);
 }

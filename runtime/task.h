@@ -1,26 +1,13 @@
-/* runtime/task.h - the task object, its id table and its state machine,
- * shared by task.c, idtable.c, worker.c and sched.c.
+/* runtime/task.h - the task object and its id table, shared by task.c,
+ * idtable.c, worker.c, yield.c, runq.c and sched.c.
  *
- * Scheduling state (`sched`), one atomic word; every transition is a CAS
- * or a store by the single owner of the current state:
- *
- *   IDLE --wake (CAS)--> SCHEDULED --worker pops it (store)--> RUNNING
- *   RUNNING --wake (CAS)--> RUNNING|NOTIFIED
- *   RUNNING --task parks; worker, after the switch (CAS)--> IDLE
- *   RUNNING|NOTIFIED --task parks; worker, after the switch--> SCHEDULED
- *   RUNNING --task yields; worker, after the switch--> SCHEDULED
- *   RUNNING --task returns; worker, after the switch--> DONE
- *
- * A task is on at most one run queue (only the IDLE->SCHEDULED CAS winner
- * and the worker that ran it enqueue it) and runs on at most one thread
- * (only a queue pop makes it RUNNING).  "Parked" is published by the worker
- * only after the task's context is saved, so a waker can never resume a
- * half-saved stack (DESIGN trap 2; Go's gopark(unlockf)).  A wake that
- * comes while the task is still RUNNING sets NOTIFIED, and the worker
- * re-queues the task instead of parking it: no wake-up is lost.
- *
- * Join/kill/detach bookkeeping (finished, detached, waiters, gen) is
- * protected by the task's spinlock; ids are resolved under it too.
+ * The scheduling state is one word with named transitions (state.h: the
+ * diagram and the rules a waker relies on).  Join/kill/detach bookkeeping
+ * (finished, detached, waiters, gen) is protected by the task's spinlock;
+ * ids are resolved under it too, and every wake that must not reach a
+ * later task in the same struct (a kill, an unpark, a joiner's wake) makes
+ * its state transition while holding it.  Queueing the task (which may
+ * take mutexes and wake a worker) happens after the lock is dropped.
  */
 #ifndef CORIO_RUNTIME_TASK_H
 #define CORIO_RUNTIME_TASK_H
@@ -33,14 +20,8 @@
 #include "corio/task.h"
 #include "runtime/context.h"
 #include "runtime/spin.h"
-
-enum {
-    CORIO__T_IDLE = 0,
-    CORIO__T_SCHEDULED = 1,
-    CORIO__T_RUNNING = 2,
-    CORIO__T_NOTIFIED = 4, /* only together with RUNNING */
-    CORIO__T_DONE = 8,
-};
+#include "runtime/state.h"
+#include "runtime/testhooks.h"
 
 /* Why a task switched back to its worker. */
 enum { CORIO__R_YIELD = 1, CORIO__R_PARK = 2, CORIO__R_EXIT = 3 };
@@ -60,13 +41,9 @@ typedef struct corio__waiter {
 struct corio__task {
     corio__ctx ctx;          /* the task's own stack; must stay first */
     corio__ctx *top;         /* innermost context to resume (ctx or a coroutine) */
-    /* Scheduling state, see the file comment.  acq_rel CASes: a wake that
-     * moves IDLE->SCHEDULED acquires the parked task's saved context (the
-     * worker's release CAS RUNNING->IDLE) and releases it to the queue. */
-    _Atomic unsigned sched;
-    /* Set by kill (release); read at suspension points (acquire). */
-    _Atomic int killed;
-    /* park/unpark permit: exchange acq_rel on both sides. */
+    corio__state state;      /* scheduling state (state.h) */
+    /* park/unpark permit: exchange acq_rel on both sides (both are RMWs of
+     * this one word, so a park and an unpark cannot both miss each other). */
     _Atomic int permit;
     corio__task *next;       /* injection queue / free list link */
     struct corio_rt *rt;
@@ -76,12 +53,14 @@ struct corio__task {
     bool started;            /* owned by whoever runs the task */
     bool yielded;            /* queued by a yield (the fairness turn runs it) */
     bool fair_run;           /* this turn came from the fairness turn */
-    int error;               /* -ENOMEM: no stack could be had to start it */
+    /* Why it ended without running: -ENOMEM (no stack for it), -ECANCELED
+     * (killed first).  What join returns. */
+    int error;
 
     /* ---- under `lock` ---- */
     corio__spin lock;
     uint32_t index;          /* slot in the id table (fixed) */
-    uint32_t gen;            /* generation of the current id */
+    uint64_t gen;            /* generation of the current id (idtable.c) */
     bool live;               /* holds a task (not on the free list) */
     bool finished;
     bool detached;
@@ -90,8 +69,15 @@ struct corio__task {
     corio__waiter *waiters;
 };
 
+/* A task id: (generation << CORIO__ID_SLOT_BITS) | (slot + 1), never 0.
+ * 26 bits of slot (67 million tasks alive at once), 38 bits of generation;
+ * a slot whose generation is used up is retired, never reused (idtable.c),
+ * so an id never comes back. */
+#define CORIO__ID_SLOT_BITS CORIO__TEST_ID_SLOT_BITS
+#define CORIO__ID_GEN_LIMIT CORIO__TEST_ID_GEN_LIMIT
+
 static inline corio_tid corio__task_tid(const corio__task *t) {
-    return ((uint64_t)t->gen << 32) | (uint64_t)(t->index + 1);
+    return (t->gen << CORIO__ID_SLOT_BITS) | (uint64_t)(t->index + 1);
 }
 
 /* ---- id table (idtable.c): process-wide, type-stable task memory ---- */
@@ -102,9 +88,11 @@ void corio__idtable_unref(void);
 /* A free task struct (fields zeroed except index/gen/lock), or NULL. */
 corio__task *corio__task_alloc(void);
 /* End the id: bumps the generation so the old id goes stale and marks the
- * slot free.  Caller holds t->lock; it is released here.  The struct then
- * goes back with corio__task_release (or a worker's cache). */
-void corio__task_recycle_locked(corio__task *t);
+ * slot free.  Caller holds t->lock; it is released here.  Returns true when
+ * the struct may be used again (it then goes back with corio__task_release
+ * or to a worker's cache); false when its generations are used up: the
+ * struct is retired and must not be handed out again. */
+bool corio__task_recycle_locked(corio__task *t);
 void corio__task_release(corio__task *t);
 /* Batches for the workers' caches: prepend up to n free structs to *list
  * (returns how many); give back a NULL-terminated list of n structs. */
@@ -115,8 +103,14 @@ corio__task *corio__task_lookup_lock(corio_tid tid);
 /* Calls fn(t, arg) for every slot ever allocated (locked around each). */
 void corio__idtable_each(void (*fn)(corio__task *t, void *arg), void *arg);
 
+
 /* ---- task.c ---- */
+/* Wake `t` from anywhere: its state transition, and the queueing when the
+ * transition says so.  Only for a task that cannot end meanwhile (the
+ * caller's own knowledge: a joiner registered on a task, ...). */
 void corio__task_wake(corio__task *t);
+/* Kill a task locked by the caller, not finished; unlocks it. */
+void corio__task_kill_locked(corio__task *t);
 /* Give a task its stack, at its first run.  0 or -ENOMEM. */
 int corio__task_start(corio__task *t);
 /* The worker's side of a finished task: publish, wake joiners, free. */

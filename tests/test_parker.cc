@@ -3,27 +3,31 @@
 // the condition-variable parker, so scheduler behaviour is unchanged.
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 #include "corio.h"
 #include "runtime/park.h"
+#include "runtime/testhooks.h"
 
 namespace {
 
 std::atomic<long> creates, destroys, parks, unparks, polls;
 
-void *f_create(void *ctx, unsigned index) {
+int f_create(void *ctx, unsigned index, void **out) {
   creates++;
-  return corio__cond_parker.create(ctx, index);
+  return corio__cond_parker.create(ctx, index, out);
 }
 void f_destroy(void *p) {
   destroys++;
   corio__cond_parker.destroy(p);
 }
-void f_park(void *p) {
+void f_park(void *p, int64_t timeout_ns) {
   parks++;
-  corio__cond_parker.park(p);
+  corio__cond_parker.park(p, timeout_ns);
 }
 void f_unpark(void *p) {
   unparks++;
@@ -59,6 +63,76 @@ TEST(Parker, RuntimeUsesThePluggedParker) {
   EXPECT_EQ(0, corio_rt_shutdown(rt));
   EXPECT_EQ(2, destroys.load());
   EXPECT_EQ(&corio__cond_parker, corio__parker_get_default());
+}
+
+// ---- a runtime that cannot start ------------------------------------------
+
+// Worker `fail_index` cannot create its parker (as an io_uring parker fails
+// under RLIMIT_MEMLOCK or a seccomp filter): corio_rt_create must return
+// that errno, with every started worker joined and every parker that was
+// created destroyed.
+std::atomic<int> fail_index{-1};
+std::atomic<long> live_parkers{0};
+
+int failing_create(void *ctx, unsigned index, void **out) {
+  if (static_cast<int>(index) == fail_index.load()) return -EPERM;
+  int r = corio__cond_parker.create(ctx, index, out);
+  if (r == 0) live_parkers++;
+  return r;
+}
+void counted_destroy(void *p) {
+  live_parkers--;
+  corio__cond_parker.destroy(p);
+}
+const corio__parker_ops failing = {failing_create, counted_destroy, f_park, f_unpark, nullptr};
+
+TEST(Parker, ParkerThatCannotBeCreatedFailsCreateCleanly) {
+  corio__parker_set_default(&failing);
+  for (int idx = 0; idx < 3; idx++) {
+    fail_index = idx;
+    corio_rt_opts o = {};
+    o.workers = 3;
+    corio_rt *rt = reinterpret_cast<corio_rt *>(0x1);
+    EXPECT_EQ(-EPERM, corio_rt_create(&rt, &o)) << "worker " << idx;
+    EXPECT_EQ(reinterpret_cast<corio_rt *>(0x1), rt);  // untouched on failure
+    EXPECT_EQ(0, live_parkers.load());
+  }
+  // And the seam still makes a working runtime afterwards.
+  fail_index = -1;
+  corio_rt_opts o = {};
+  o.workers = 2;
+  corio_rt *rt = nullptr;
+  ASSERT_EQ(0, corio_rt_create(&rt, &o));
+  corio__parker_set_default(nullptr);
+  void *r = nullptr;
+  ASSERT_EQ(0, corio_rt_run(rt, yield_n, (void *)(intptr_t)10, &r));
+  EXPECT_EQ(10, (intptr_t)r);
+  EXPECT_EQ(0, corio_rt_shutdown(rt));
+  EXPECT_EQ(0, live_parkers.load());
+}
+
+// pthread_create fails for the second worker (EAGAIN, as under a thread
+// limit): the first one is joined, and the error comes back.
+std::atomic<int> thread_calls{0};
+int failing_thread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+  if (thread_calls++ == 1) return EAGAIN;
+  return pthread_create(t, a, fn, arg);
+}
+
+TEST(Parker, WorkerThreadThatCannotStartFailsCreateCleanly) {
+  corio__parker_set_default(&failing);
+  fail_index = -1;
+  corio__thread_create_hook = failing_thread_create;
+  corio_rt_opts o = {};
+  o.workers = 3;
+  corio_rt *rt = nullptr;
+  EXPECT_EQ(-EAGAIN, corio_rt_create(&rt, &o));
+  EXPECT_EQ(2, thread_calls.load());
+  EXPECT_EQ(0, live_parkers.load());  // the started worker's parker is gone again
+  corio__thread_create_hook = pthread_create;
+  corio__parker_set_default(nullptr);
+  ASSERT_EQ(0, corio_rt_create(&rt, &o));
+  EXPECT_EQ(0, corio_rt_shutdown(rt));
 }
 
 }  // namespace

@@ -479,7 +479,7 @@ TEST_F(TaskKill, TaskKilledBeforeItRunsNeverRuns) {
     return nullptr;
   });
   EXPECT_EQ(1, k);
-  EXPECT_EQ(0, j);
+  EXPECT_EQ(-ECANCELED, j);  // it never ran: join says why
   EXPECT_EQ(nullptr, v);
   EXPECT_EQ(0, ran.load());
 
@@ -500,7 +500,7 @@ TEST_F(TaskKill, TaskKilledBeforeItRunsNeverRuns) {
   EXPECT_EQ(1, corio_task_kill(x));
   go = true;
   void *xv = V(-1);
-  EXPECT_EQ(0, corio_rt_join(rt, x, &xv));
+  EXPECT_EQ(-ECANCELED, corio_rt_join(rt, x, &xv));
   EXPECT_EQ(nullptr, xv);
   EXPECT_EQ(0, ran.load());
   EXPECT_EQ(2, join(rt, b));

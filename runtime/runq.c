@@ -1,0 +1,99 @@
+/* runtime/runq.c - a worker's own run queue: the run-next (LIFO) slot in
+ * front of its ring (deque.c), and where a task goes when it is queued.
+ *
+ *   A task spawned or woken by a task on this worker goes to the run-next
+ *   slot, so a message ping-pong stays on one core; the slot's previous
+ *   occupant moves to the ring, where thieves can take it.  Threads that
+ *   are not workers push to the global injection queue (inject.c).  A full
+ *   ring moves half of itself to the injection queue.  A task that yields
+ *   goes to the oldest end of the ring, behind everything queued.
+ *
+ * The slot is an atomic pointer: the owner fills it with an exchange and
+ * empties it with an exchange; a searching worker may take a task that
+ * has waited in it too long (steal.c), with a CAS.  Without that, a task
+ * that spawns a child and then computes for a long time would keep the
+ * child in its slot, unseen by the idle workers (Go steals runnext for the
+ * same reason).  A fill of an empty slot also wakes a worker that sleeps
+ * without a time limit (idle.c), so that someone is looking.
+ */
+#include "runtime/sched.h"
+
+/* Full ring: move its older half plus t to the injection queue in one go. */
+static void overflow(corio__worker *w, corio__task *t) {
+    void *batch[CORIO__DEQUE_CAPACITY / 2 + 1];
+    size_t n = corio__deque_take_half(&w->q, batch);
+    batch[n++] = t;
+    for (size_t i = 0; i + 1 < n; i++) ((corio__task *)batch[i])->next = batch[i + 1];
+    corio__inject_push(w->rt, batch[0], batch[n - 1], n);
+}
+
+void corio__runq_push(corio__worker *w, corio__task *t) {
+    if (corio__deque_push(&w->q, t) != 0) overflow(w, t);
+}
+
+void corio__runq_push_back(corio__worker *w, corio__task *t) {
+    t->yielded = true;
+    if (corio__deque_push_front(&w->q, t) != 0) overflow(w, t);
+}
+
+corio__task *corio__runq_take_lifo(corio__worker *w) {
+    /* relaxed peek: only this worker fills the slot, so it sees its own
+     * fills; a thief's CAS that emptied it meanwhile makes the exchange
+     * below return NULL.  acquire on the exchange: pairs with a fill's
+     * release (ours, or ordered before it). */
+    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) == NULL) return NULL;
+    return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+}
+
+corio__task *corio__runq_pop(corio__worker *w) {
+    corio__task *t = corio__runq_take_lifo(w);
+    if (t != NULL) return t;
+    t = corio__deque_pop(&w->q);
+    if (t != NULL) w->ring_pops++;
+    return t;
+}
+
+void corio__schedule(corio__task *t, bool lifo) {
+    corio__schedule_from(corio__worker_self(), t, lifo);
+}
+
+void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo) {
+    corio_rt *rt = t->rt;
+    if (w == NULL || w->rt != rt) {
+        corio__inject_push(rt, t, t, 1);
+        corio__idle_notify(rt);
+        return;
+    }
+    if (lifo) {
+        /* seq_cst: publishes the task to thieves (release), and is one side
+         * of the Dekker pattern with a worker going to sleep without a time
+         * limit (idle.c: it counts itself in `deep`, then looks at every
+         * slot): either it sees this task, or we see it counted. */
+        corio__task *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_seq_cst);
+        if (prev == NULL) {
+            if (rt->nworkers > 1 && atomic_load_explicit(&rt->idle.deep, memory_order_seq_cst) != 0)
+                corio__idle_notify(rt);
+            return;
+        }
+        t = prev;
+    }
+    corio__runq_push(w, t);
+    corio__idle_notify(rt);
+}
+
+bool corio__rt_has_work(corio_rt *rt) {
+    if (atomic_load_explicit(&rt->inject_len, memory_order_acquire) != 0) return true;
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        if (!corio__deque_is_empty(&rt->workers[i].q)) return true;
+    return false;
+}
+
+bool corio__rt_any_lifo(corio_rt *rt, const corio__worker *self) {
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        const corio__worker *v = &rt->workers[i];
+        /* seq_cst: the sleeper's side of the Dekker pattern above. */
+        if (v != self && atomic_load_explicit(&((corio__worker *)v)->lifo, memory_order_seq_cst) != NULL)
+            return true;
+    }
+    return false;
+}

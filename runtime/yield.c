@@ -1,0 +1,75 @@
+/* runtime/yield.c - a task leaving its worker for a while: the yield trap
+ * and the suspension that every other scheduler call (park, join) makes.
+ *
+ * Both read the thread state before their switch and never after it (the
+ * task may resume on another worker): CORIO__SWITCHES keeps them out of
+ * any caller, so no TLS address is carried across the switch (trap 1).
+ *
+ * The direct yield switches straight to this worker's next task, one stack
+ * switch instead of two through the worker's loop.  It runs on the
+ * yielding task's stack, so it is kept to O(1) work with no system call:
+ * it pops the run-next slot or the ring's newest task (one CAS), and only
+ * a task that already has a stack is switched to.  Everything else goes
+ * through the worker's own stack: the fairness turn (it may poll the I/O
+ * parker and take the injection lock), a task's first turn (it maps a
+ * stack) or its end, a full ring (the overflow moves a batch), a yield of
+ * a task the fairness turn ran (it goes to the injection queue).  A popped
+ * task that needs a first turn is handed to the loop as `handoff`. */
+#include <errno.h>
+
+#include "runtime/sched.h"
+
+CORIO__SWITCHES void corio__task_suspend(unsigned reason) {
+    corio__thread *th = corio__thread_here(); /* not used after the switch */
+    corio__worker *w = th->worker;
+    corio__task *t = w->current;
+    corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
+    t->top = me;
+    w->reason = reason;
+    corio__ctx_switch(th, me, &th->root, NULL, NULL);
+    /* Resumed, perhaps by another worker: th and w are stale now. */
+}
+
+/* Runs on the next task's stack right after a direct yield: the yielded
+ * task's context is saved now, so it may be queued (and stolen).  O(1):
+ * the ring had room (checked before the switch; only this worker adds to
+ * it), and the yielder was not a fairness-turn pick. */
+static void after_direct_yield(void *arg) {
+    corio__task *t = arg;
+    corio__requeue_yielded(corio__thread_here()->worker, t);
+}
+
+/* The next task to switch to directly, or NULL (then the worker's loop
+ * decides, on its own stack). */
+static corio__task *direct_next(corio__worker *w, corio__task *t) {
+    if (t->fair_run || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
+    if (corio__deque_len(&w->q) >= corio__deque_capacity(&w->q)) return NULL;
+    corio__task *n = corio__runq_pop(w);
+    if (n == NULL) return NULL;
+    w->tick++;
+    if (!n->started) {
+        w->handoff = n;
+        return NULL;
+    }
+    corio__turn_enter(w, n);
+    return n;
+}
+
+CORIO__SWITCHES int corio_task_yield(void) {
+    corio__thread *th = corio__thread_here(); /* not used after the switch */
+    corio__worker *w = th->worker;
+    corio__task *t = w != NULL ? w->current : NULL;
+    if (t == NULL) return -EPERM;
+    corio__ctx *me = th->current;
+    t->top = me;
+    corio__task *n = direct_next(w, t);
+    if (n == NULL) {
+        w->reason = CORIO__R_YIELD;
+        corio__ctx_switch(th, me, &th->root, NULL, NULL);
+    } else {
+        /* n is current now; t is queued by the hook, after the switch. */
+        corio__ctx_switch(th, me, n->top, after_direct_yield, t);
+    }
+    /* Resumed, perhaps on another worker: only `t` is still ours. */
+    return corio__state_cancelled(&t->state) ? -ECANCELED : 0;
+}
