@@ -2,9 +2,10 @@
  * deque.h; the argument in docs/deque.md).
  *
  * Owns: the slot array of each queue, and the protocol on its position
- * word.  pos = (tag << 32) | (tail << 16) | head: positions mod 2^16, items
- * at [head, tail), len = tail - head (mod 2^16) <= capacity <= 2^15; tag
- * counts the word's changes (every CAS adds one).
+ * word.  pos = (tag << 18) | (tail << 9) | head: 9-bit positions (mod 2^9),
+ * items at [head, tail), len = tail - head (mod 2^9) <= capacity <= 2^8,
+ * so full (len == capacity) and empty (len == 0) are different values; the
+ * 46-bit tag counts the word's changes (every CAS adds one, mod 2^46).
  *
  * Invariants:
  *   I1. Every change of head or tail is a CAS on pos from the value the
@@ -27,8 +28,21 @@
  *       ways: an owner pop then push, or a steal then a push_front, brings
  *       (head, tail) back to a snapshot a thief may still hold, with other
  *       items in the slots (tests/test_deque.cc replays both).  The tag
- *       makes the word repeat only after 2^32 changes while one thief sits
- *       between its load and its CAS.
+ *       makes the word repeat only after 2^46 changes while one thief sits
+ *       between its load and its CAS.  How long that takes: every change
+ *       is a CAS on this one word, and the fastest it changes is the owner
+ *       alone in a push/pop loop, about 1.5 * 10^8 changes/s measured on a
+ *       current x86 core (a worker runs a task between changes, and
+ *       thieves contending for the line slow it down further).  Assumed
+ *       rate 10^8 changes/s: 2^46 ~= 7.0 * 10^13 changes take 7.0 * 10^5 s,
+ *       about 8 days (5.4 days at the measured peak, 19.5 hours even at
+ *       10^9/s).  The 32-bit tag this replaces came round in 2^32 / 10^8
+ *       ~= 43 s, within a VM pause or a long deschedule; a thief stalled
+ *       for days between two instructions is not a case to design for.
+ *       That is why the positions are short: 9 bits is the least that
+ *       holds capacity 256 (CORIO__DEQUE_CAPACITY) with full != empty, and
+ *       it leaves the rest of the 64-bit word (a lock-free CAS on every
+ *       target) to the tag.
  *
  * Memory orders: pushes CAS with release (they publish the slot and the
  * item's contents); every load of pos that precedes reading or refilling a
@@ -50,17 +64,30 @@ _Static_assert(_Alignof(corio__deque) == CORIO__DEQUE_ALIGN,
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the position word must be a lock-free atomic");
 _Static_assert(ATOMIC_POINTER_LOCK_FREE == 2, "slots must be lock-free atomics");
 
-#define MAX_CAPACITY ((size_t)1 << 15)
+#define POS_BITS CORIO__DEQUE_POS_BITS
+#define POS_MASK ((1u << POS_BITS) - 1)
+#define TAG_SHIFT (2 * POS_BITS)
+#define MAX_CAPACITY ((size_t)CORIO__DEQUE_MAX_CAPACITY)
 
-static inline uint16_t head_of(uint64_t p) { return (uint16_t)p; }
-static inline uint16_t tail_of(uint64_t p) { return (uint16_t)(p >> 16); }
-static inline uint16_t len_of(uint64_t p) { return (uint16_t)(tail_of(p) - head_of(p)); }
-/* The word after a change from `old` to (head, tail): the tag goes up. */
-static inline uint64_t next(uint64_t old, uint16_t head, uint16_t tail) {
-    return (((old >> 32) + 1) << 32) | ((uint64_t)tail << 16) | head;
+_Static_assert(CORIO__DEQUE_MAX_CAPACITY == 1u << (POS_BITS - 1),
+               "len <= capacity must stay below the position modulus (full != empty)");
+_Static_assert(CORIO__DEQUE_TAG_BITS == 64 - TAG_SHIFT, "the tag is the rest of the word");
+_Static_assert(CORIO__DEQUE_CAPACITY <= CORIO__DEQUE_MAX_CAPACITY, "the runtime's capacity fits");
+
+/* Positions are computed in uint32_t and reduced mod 2^POS_BITS where they
+ * are read out of or packed into the word; in between, h - 1 or t + n may
+ * leave that range, which slot_at does not mind (capacity divides 2^32). */
+static inline uint32_t head_of(uint64_t p) { return (uint32_t)p & POS_MASK; }
+static inline uint32_t tail_of(uint64_t p) { return (uint32_t)(p >> POS_BITS) & POS_MASK; }
+static inline uint32_t len_of(uint64_t p) { return (tail_of(p) - head_of(p)) & POS_MASK; }
+/* The word after a change from `old` to (head, tail): the tag goes up
+ * (mod 2^46: the carry leaves the word). */
+static inline uint64_t next(uint64_t old, uint32_t head, uint32_t tail) {
+    return (((old >> TAG_SHIFT) + 1) << TAG_SHIFT) | ((uint64_t)(tail & POS_MASK) << POS_BITS) |
+           (head & POS_MASK);
 }
 
-static inline _Atomic(void *) *slot_at(const corio__deque *q, uint16_t pos) {
+static inline _Atomic(void *) *slot_at(const corio__deque *q, uint32_t pos) {
     return &q->slots[pos & q->mask];
 }
 
@@ -90,12 +117,12 @@ int corio__deque_push(corio__deque *q, void *item) {
      * we are about to refill happened before (I3). */
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
     for (;;) {
-        uint16_t h = head_of(p), t = tail_of(p);
+        uint32_t h = head_of(p), t = tail_of(p);
         if (len_of(p) >= cap_of(q)) return -ENOSPC;
         atomic_store_explicit(slot_at(q, t), item, memory_order_relaxed); /* I2 */
         /* release: publishes the slot and the item's contents to thieves,
          * pairs with their acquire load of pos. */
-        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h, (uint16_t)(t + 1)),
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h, t + 1),
                                                   memory_order_release, memory_order_acquire))
             return 0;
     }
@@ -106,11 +133,11 @@ int corio__deque_push_front(corio__deque *q, void *item) {
     /* acquire: as in push. */
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_acquire);
     for (;;) {
-        uint16_t h = head_of(p), t = tail_of(p);
+        uint32_t h = head_of(p), t = tail_of(p);
         if (len_of(p) >= cap_of(q)) return -ENOSPC;
-        atomic_store_explicit(slot_at(q, (uint16_t)(h - 1)), item, memory_order_relaxed); /* I2 */
+        atomic_store_explicit(slot_at(q, h - 1), item, memory_order_relaxed); /* I2 */
         /* release: as in push. */
-        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, (uint16_t)(h - 1), t),
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h - 1, t),
                                                   memory_order_release, memory_order_acquire))
             return 0;
     }
@@ -119,13 +146,13 @@ int corio__deque_push_front(corio__deque *q, void *item) {
 void *corio__deque_pop(corio__deque *q) {
     uint64_t p = atomic_load_explicit(&q->pos, memory_order_relaxed);
     for (;;) {
-        uint16_t h = head_of(p), t = tail_of(p);
+        uint32_t h = head_of(p), t = tail_of(p);
         if (h == t) return NULL;
         /* The owner wrote this slot itself (I2); a thief never writes it. */
-        void *item = atomic_load_explicit(slot_at(q, (uint16_t)(t - 1)), memory_order_relaxed);
+        void *item = atomic_load_explicit(slot_at(q, t - 1), memory_order_relaxed);
         /* relaxed suffices for the claim itself: atomicity of the CAS is
          * what keeps the item from a thief (I1). */
-        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h, (uint16_t)(t - 1)),
+        if (atomic_compare_exchange_weak_explicit(&q->pos, &p, next(p, h, t - 1),
                                                   memory_order_relaxed, memory_order_relaxed))
             return item;
     }
@@ -134,14 +161,14 @@ void *corio__deque_pop(corio__deque *q) {
 /* Copy n items from the head of q into out, then claim them with one CAS.
  * Returns n, or 0 if the snapshot changed (the caller re-reads). */
 static uint32_t claim_head(corio__deque *q, uint64_t *p, uint32_t n, void **out) {
-    uint16_t h = head_of(*p), t = tail_of(*p);
+    uint32_t h = head_of(*p), t = tail_of(*p);
     for (uint32_t i = 0; i < n; i++)
-        out[i] = atomic_load_explicit(slot_at(q, (uint16_t)(h + i)), memory_order_relaxed); /* I3 */
+        out[i] = atomic_load_explicit(slot_at(q, h + i), memory_order_relaxed); /* I3 */
     /* acq_rel: the acquire half (on failure too) re-reads a snapshot whose
      * slots we may read next; the release half orders our slot reads before
      * the owner's later refills (it reads pos before refilling). */
-    if (atomic_compare_exchange_strong_explicit(&q->pos, p, next(*p, (uint16_t)(h + n), t), memory_order_acq_rel,
-                                                memory_order_acquire))
+    if (atomic_compare_exchange_strong_explicit(&q->pos, p, next(*p, h + n, t),
+                                                memory_order_acq_rel, memory_order_acquire))
         return n;
     return 0;
 }
@@ -196,6 +223,28 @@ size_t corio__deque_len(const corio__deque *q) {
 int corio__deque_is_empty(const corio__deque *q) { return corio__deque_len(q) == 0; }
 
 void corio__deque_test_set_pos(corio__deque *q, uint64_t pos) {
-    uint16_t p16 = (uint16_t)pos;
-    atomic_store_explicit(&q->pos, ((uint64_t)p16 << 16) | p16, memory_order_relaxed);
+    uint64_t p = pos & POS_MASK;
+    atomic_store_explicit(&q->pos, (p << POS_BITS) | p, memory_order_relaxed);
+}
+
+uint64_t corio__deque_test_word(const corio__deque *q) {
+    /* acquire: as a thief's load before it reads slots (I3). */
+    return atomic_load_explicit(&((corio__deque *)q)->pos, memory_order_acquire);
+}
+
+void corio__deque_test_add_tag(corio__deque *q, uint64_t n) {
+    /* Adding n to the tag field is adding n << TAG_SHIFT to the word:
+     * carries out of the tag leave the word, so it wraps as in next().
+     * relaxed: only on an unshared queue; still an RMW, so it continues
+     * the release sequences the next push relies on. */
+    atomic_fetch_add_explicit(&q->pos, n << TAG_SHIFT, memory_order_relaxed);
+}
+
+int corio__deque_test_claim(corio__deque *q, uint64_t snapshot, void **out) {
+    *out = NULL;
+    if (len_of(snapshot) == 0) return 0;
+    void *item;
+    if (claim_head(q, &snapshot, 1, &item) != 1) return 0;
+    *out = item;
+    return 1;
 }

@@ -8,10 +8,11 @@
  *     yields goes to wait its turn behind everything else.
  *   - Thieves claim about half of the items at the head, oldest first (the
  *     biggest pieces of work in a fork-join tree).
- *   - head and tail are 16-bit positions packed into one 64-bit atomic word
- *     with a 32-bit tag that every change increments, and every change of
+ *   - head and tail are 9-bit positions packed into one 64-bit atomic word
+ *     with a 46-bit tag that every change increments, and every change of
  *     either end is a CAS on that word (the tag stops ABA: both ends move
- *     both ways, so the positions alone come back to old values).  This is what makes
+ *     both ways, so the positions alone come back to old values; 2^46
+ *     changes take days, see I4 in deque.c).  This is what makes
  *     an owner pop and a steal-half safe together: a thief that read an old
  *     tail cannot claim items the owner has popped since, because the
  *     owner's pop changed the word and the thief's CAS fails.  (The classic
@@ -46,6 +47,14 @@ extern "C" {
 /* The capacity the runtime uses for each worker's queue. */
 #define CORIO__DEQUE_CAPACITY 256u
 
+/* The position word: (tag << 2 * POS_BITS) | (tail << POS_BITS) | head.
+ * Positions are mod 2^POS_BITS, so a capacity can be at most half of that
+ * (len <= capacity must not look like a wrap: full != empty); the tag gets
+ * the rest of the 64 bits.  Short positions buy a wide tag (deque.c, I4). */
+#define CORIO__DEQUE_POS_BITS 9u
+#define CORIO__DEQUE_TAG_BITS (64u - 2u * CORIO__DEQUE_POS_BITS) /* 46 */
+#define CORIO__DEQUE_MAX_CAPACITY (1u << (CORIO__DEQUE_POS_BITS - 1)) /* 256 */
+
 /* sizeof / alignof of corio__deque: one cache line. */
 #define CORIO__DEQUE_SIZE 64
 #define CORIO__DEQUE_ALIGN 64
@@ -56,8 +65,8 @@ typedef struct corio__deque {
 } corio__deque;
 #else
 typedef struct corio__deque {
-    /* (tag << 32) | (tail << 16) | head: positions of one past the newest
-     * item and of the oldest item, mod 2^16, and a change counter.
+    /* (tag << 18) | (tail << 9) | head: positions of one past the newest
+     * item and of the oldest item, mod 2^9, and a 46-bit change counter.
      * Changed only by CAS. */
     _Alignas(CORIO__DEQUE_ALIGN) _Atomic uint64_t pos;
     /* capacity slots; item at position p lives in slots[p & mask]. */
@@ -66,8 +75,9 @@ typedef struct corio__deque {
 } corio__deque;
 #endif
 
-/* Sets up an empty queue of `capacity` slots (a power of two, 2 .. 2^15).
- * Returns 0, -EINVAL (bad capacity) or -ENOMEM. */
+/* Sets up an empty queue of `capacity` slots (a power of two, 2 ..
+ * CORIO__DEQUE_MAX_CAPACITY = 256).  Returns 0, -EINVAL (bad capacity) or
+ * -ENOMEM. */
 int corio__deque_init(corio__deque *q, size_t capacity);
 
 /* Frees the slots.  No other thread may use the queue any more; items still
@@ -128,8 +138,26 @@ int corio__deque_is_empty(const corio__deque *q);
 size_t corio__deque_capacity(const corio__deque *q);
 
 /* Test hook: on an empty queue that no other thread uses, moves head and
- * tail to `pos` (mod 2^16), so tests can cross the wrap of the positions. */
+ * tail to `pos` (mod 2^CORIO__DEQUE_POS_BITS) and sets the tag to 0, so
+ * tests can cross the wrap of the positions. */
 void corio__deque_test_set_pos(corio__deque *q, uint64_t pos);
+
+/* Test hook: the position word as a thief would load it (acquire), to be
+ * handed to corio__deque_test_claim later. */
+uint64_t corio__deque_test_word(const corio__deque *q);
+
+/* Test hook: on a queue that no other thread uses, stands in for `n`
+ * changes of the word: adds `n` to its change counter (mod
+ * 2^CORIO__DEQUE_TAG_BITS, as the counter wraps) and leaves head and tail
+ * as they are. */
+void corio__deque_test_add_tag(corio__deque *q, uint64_t n);
+
+/* Test hook: what a thief that stalled after loading `snapshot` does when
+ * it resumes: copies the head item of the snapshot into *out and claims
+ * that one item with a CAS from `snapshot`.  Returns 1 if the CAS
+ * succeeded (the item is the caller's), else 0 with *out = NULL; 0 also if
+ * the snapshot was empty. */
+int corio__deque_test_claim(corio__deque *q, uint64_t snapshot, void **out);
 
 #ifdef __cplusplus
 }

@@ -3,10 +3,11 @@
 //
 // Owns: single-threaded semantics (owner LIFO at the tail, push_front at
 // the head, full at capacity for both pushes, take-half and steal-half of
-// the oldest items, wraparound of slots and of the 32-bit positions), and
+// the oldest items, wraparound of slots and of the 9-bit positions), and
 // replays of a thief's steps interleaved with the owner's (the reason for
-// the packed position word).  The concurrent stress suites live in
-// test_deque_stress.cc; the shared helpers in support/deque_helpers.h.
+// the packed position word and for its wide change counter).  The
+// concurrent stress suites live in test_deque_stress.cc; the shared
+// helpers in support/deque_helpers.h.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -24,6 +25,10 @@
 
 namespace {
 
+// Positions run mod kPosMod (deque.h: CORIO__DEQUE_POS_BITS).
+constexpr uint64_t kPosMod = uint64_t{1} << CORIO__DEQUE_POS_BITS;
+constexpr size_t kMaxCap = CORIO__DEQUE_MAX_CAPACITY;
+
 // ---------------------------------------------------------------------------
 // Single-threaded semantics.
 
@@ -33,12 +38,26 @@ TEST(Deque, InitRejectsBadCapacity) {
     EXPECT_EQ(-EINVAL, corio__deque_init(&q, 1));
     EXPECT_EQ(-EINVAL, corio__deque_init(&q, 3));
     EXPECT_EQ(-EINVAL, corio__deque_init(&q, 257));
-    EXPECT_EQ(-EINVAL, corio__deque_init(&q, size_t{1} << 16));  // > 2^15: 16-bit positions
     ASSERT_EQ(0, corio__deque_init(&q, 2));
     EXPECT_EQ(2u, corio__deque_capacity(&q));
     corio__deque_fini(&q);
     ASSERT_EQ(0, corio__deque_init(&q, CORIO__DEQUE_CAPACITY));
     EXPECT_EQ(256u, corio__deque_capacity(&q));
+    corio__deque_fini(&q);
+}
+
+// Positions mod 2^9 leave room for 256 items at most (full != empty); the
+// capacities 512 .. 2^15 that the 16-bit positions allowed are refused.
+TEST(Deque, InitRejectsCapacityAboveMaximum) {
+    static_assert(kMaxCap == 256 && kPosMod == 2 * kMaxCap, "deque.h: 9-bit positions");
+    corio__deque q;
+    for (size_t cap :
+         {2 * kMaxCap, 4 * kMaxCap, size_t{1} << 15, size_t{1} << 16, size_t{1} << 30}) {
+        SCOPED_TRACE(cap);
+        EXPECT_EQ(-EINVAL, corio__deque_init(&q, cap));
+    }
+    ASSERT_EQ(0, corio__deque_init(&q, kMaxCap));
+    EXPECT_EQ(kMaxCap, corio__deque_capacity(&q));
     corio__deque_fini(&q);
 }
 
@@ -296,38 +315,44 @@ TEST(Deque, WraparoundCapacity4) {
                 (unsigned long long)m.pops, (unsigned long long)m.steals);
 }
 
-// The 16-bit positions cross 2^16 in the middle of a queue's life, in both
+// The 9-bit positions cross 2^9 in the middle of a queue's life, in both
 // directions: the tail upward (push), the head downward (push_front from
-// position 0 goes to 2^16 - 1).
-TEST(Deque, PositionsCross16BitWrap) {
-    for (uint64_t start : {uint64_t{0}, uint64_t{1}, uint64_t{UINT16_MAX} - 5,
-                           uint64_t{UINT16_MAX}, (uint64_t{7} << 16) - 2}) {
-        SCOPED_TRACE(start);
-        Q q(4), d(4);
-        corio__deque_test_set_pos(q, start);
-        corio__deque_test_set_pos(d, UINT16_MAX - 1);
-        EXPECT_TRUE(corio__deque_is_empty(q));
-        uint64_t next = 0;
-        Model m;
-        run_model_cycles(q, d, 4, 64, next, m);
-        // Plain FIFO traffic through the wrap: thieves see the oldest.
-        corio__deque_test_set_pos(q, start);
-        for (int k = 0; k < 4; k++) ASSERT_EQ(0, corio__deque_push(q, item(k)));
-        ASSERT_EQ(-ENOSPC, corio__deque_push(q, item(4)));
-        ASSERT_EQ(4u, corio__deque_len(q));
-        EXPECT_EQ(item(0), corio__deque_steal(q, d));
-        EXPECT_EQ(1u, corio__deque_len(d));
-        EXPECT_EQ(item(1), corio__deque_pop(d));
-        EXPECT_EQ(item(3), corio__deque_pop(q));
-        EXPECT_EQ(item(2), corio__deque_pop(q));
-        EXPECT_TRUE(corio__deque_is_empty(q));
+// position 0 goes to 2^9 - 1).  At the maximum capacity a full queue
+// spans half the position range, so full and empty are told apart right at
+// the limit, on both sides of the wrap.
+TEST(Deque, PositionsCrossWrap) {
+    for (size_t cap : {size_t{4}, kMaxCap}) {
+        for (uint64_t start :
+             {uint64_t{0}, uint64_t{1}, kPosMod - 5, kPosMod - 1, 7 * kPosMod - 2}) {
+            SCOPED_TRACE("capacity " + std::to_string(cap) + ", start " + std::to_string(start));
+            Q q(cap), d(cap);
+            corio__deque_test_set_pos(q, start);
+            corio__deque_test_set_pos(d, kPosMod - 2);
+            EXPECT_TRUE(corio__deque_is_empty(q));
+            uint64_t next = 0;
+            Model m;
+            run_model_cycles(q, d, cap, static_cast<int>(2 * cap + 64), next, m);
+            // Plain FIFO traffic through the wrap: thieves see the oldest.
+            corio__deque_test_set_pos(q, start);
+            corio__deque_test_set_pos(d, start);
+            for (uint64_t k = 0; k < cap; k++) ASSERT_EQ(0, corio__deque_push(q, item(k)));
+            ASSERT_EQ(-ENOSPC, corio__deque_push(q, item(cap)));
+            ASSERT_EQ(-ENOSPC, corio__deque_push_front(q, item(cap)));
+            ASSERT_EQ(cap, corio__deque_len(q));
+            EXPECT_EQ(item(0), corio__deque_steal(q, d)); // cap / 2 of cap
+            EXPECT_EQ(cap / 2 - 1, corio__deque_len(d));
+            for (uint64_t k = cap / 2; k-- > 1;) ASSERT_EQ(item(k), corio__deque_pop(d));
+            for (uint64_t k = cap; k-- > cap / 2;) ASSERT_EQ(item(k), corio__deque_pop(q));
+            EXPECT_TRUE(corio__deque_is_empty(q));
+            EXPECT_TRUE(corio__deque_is_empty(d));
+        }
     }
 }
 
-// A pos value above 2^16 is taken modulo 2^16 (both ends set to it).
-TEST(Deque, TestSetPosTruncatesTo16Bits) {
+// A pos value above 2^9 is taken modulo 2^9 (both ends set to it).
+TEST(Deque, TestSetPosTruncatesToPositionBits) {
     Q q(4);
-    corio__deque_test_set_pos(q, (uint64_t{5} << 16) | 0xFFFFu);
+    corio__deque_test_set_pos(q, (uint64_t{5} << CORIO__DEQUE_POS_BITS) | (kPosMod - 1));
     EXPECT_EQ(0u, corio__deque_len(q));
     ASSERT_EQ(0, corio__deque_push(q, item(0)));
     ASSERT_EQ(0, corio__deque_push_front(q, item(1)));
@@ -485,11 +510,16 @@ static_assert(sizeof(std::atomic<uint64_t>) == 8 && sizeof(std::atomic<void *>) 
               "mirror of corio__deque");
 
 Mirror *mirror(corio__deque *q) { return reinterpret_cast<Mirror *>(q); }
-// pos = (tag << 32) | (tail << 16) | head; every change bumps the tag.
-uint16_t head_of(uint64_t p) { return static_cast<uint16_t>(p); }
-uint16_t tail_of(uint64_t p) { return static_cast<uint16_t>(p >> 16); }
-uint64_t next_word(uint64_t old, uint16_t head, uint16_t tail) {
-    return (((old >> 32) + 1) << 32) | (uint64_t{tail} << 16) | head;
+// pos = (tag << 2 * POS_BITS) | (tail << POS_BITS) | head (deque.h);
+// every change bumps the tag.
+constexpr unsigned kTagShift = 2 * CORIO__DEQUE_POS_BITS;
+uint32_t head_of(uint64_t p) { return static_cast<uint32_t>(p % kPosMod); }
+uint32_t tail_of(uint64_t p) {
+    return static_cast<uint32_t>((p >> CORIO__DEQUE_POS_BITS) % kPosMod);
+}
+uint64_t next_word(uint64_t old, uint32_t head, uint32_t tail) {
+    return (((old >> kTagShift) + 1) << kTagShift) | ((tail % kPosMod) << CORIO__DEQUE_POS_BITS) |
+           (head % kPosMod);
 }
 
 // A thief's steal in deque.c's steps (claim_head): load pos, copy
@@ -502,17 +532,16 @@ struct ReplayThief {
     void load_and_copy(corio__deque *q) {
         Mirror *m = mirror(q);
         seen = m->pos.load(std::memory_order_acquire);
-        uint16_t h = head_of(seen);
-        uint32_t len = static_cast<uint16_t>(tail_of(seen) - h);
+        uint32_t h = head_of(seen);
+        uint32_t len = static_cast<uint32_t>((tail_of(seen) - h) % kPosMod);
         copy.clear();
         for (uint32_t i = 0; i < len - len / 2; i++)
-            copy.push_back(m->slots[static_cast<uint16_t>(h + i) & m->mask].load(
-                std::memory_order_relaxed));
+            copy.push_back(m->slots[(h + i) & m->mask].load(std::memory_order_relaxed));
     }
     bool cas(corio__deque *q) {
         uint64_t expect = seen;
         uint64_t want =
-            next_word(seen, static_cast<uint16_t>(head_of(seen) + copy.size()), tail_of(seen));
+            next_word(seen, head_of(seen) + static_cast<uint32_t>(copy.size()), tail_of(seen));
         return mirror(q)->pos.compare_exchange_strong(expect, want, std::memory_order_acq_rel,
                                                       std::memory_order_acquire);
     }
@@ -618,6 +647,67 @@ TEST(DequeInterleaving, ReplayStaleStealAfterStealThenPushFront) {
     } else {
         EXPECT_EQ((std::vector<void *>{item(1), item(2)}), drain(q));
     }
+}
+
+// A thief that stalls between its load of the word and its CAS (a
+// descheduled thread, a VM pause) while the queue goes on changing: the
+// positions come back to its snapshot with other items in the slots (the
+// two ABA orders above), and meanwhile the change counter goes round 2^32
+// times, about 43 s at 100 million changes per second.  The stale claim
+// must still fail.  No test can make 2^32 real changes, so after the few
+// real ones corio__deque_test_add_tag stands in for the rest.
+void expect_stale_claim_fails_after_2_to_32_changes(corio__deque *q, uint64_t snapshot,
+                                                    uint64_t changes_made) {
+    corio__deque_test_add_tag(q, (uint64_t{1} << 32) - changes_made);
+    EXPECT_NE(snapshot, corio__deque_test_word(q))
+        << "after 2^32 changes the word is back to the stalled thief's snapshot";
+    void *got = item(999);
+    EXPECT_EQ(0, corio__deque_test_claim(q, snapshot, &got))
+        << "the stale claim succeeded (it took item " << index_of(got)
+        << " from the slot; a real thief copied before its stall, an item already taken)";
+    EXPECT_EQ(nullptr, got);
+}
+
+TEST(DequeInterleaving, StalledThiefCannotClaimAfterCounterWraps) {
+    {
+        SCOPED_TRACE("tail side: the owner pops item 0 and pushes item 1");
+        Q q(4);
+        ASSERT_EQ(0, corio__deque_push(q, item(0)));
+        const uint64_t snapshot = corio__deque_test_word(q); // the thief copies item 0
+        EXPECT_EQ(item(0), corio__deque_pop(q));
+        ASSERT_EQ(0, corio__deque_push(q, item(1)));
+        expect_stale_claim_fails_after_2_to_32_changes(q, snapshot, 2);
+        EXPECT_EQ((std::vector<void *>{item(1)}), drain(q)); // item 1 is not lost
+    }
+    {
+        SCOPED_TRACE("head side: thief B steals item 0, the owner push_fronts item 2");
+        Q q(4), d(4);
+        ASSERT_EQ(0, corio__deque_push(q, item(0)));
+        ASSERT_EQ(0, corio__deque_push(q, item(1)));
+        const uint64_t snapshot = corio__deque_test_word(q); // the thief copies item 0
+        EXPECT_EQ(item(0), corio__deque_steal(q, d));
+        ASSERT_EQ(0, corio__deque_push_front(q, item(2)));
+        expect_stale_claim_fails_after_2_to_32_changes(q, snapshot, 2);
+        EXPECT_EQ((std::vector<void *>{item(1), item(2)}), drain(q));
+        EXPECT_TRUE(corio__deque_is_empty(d));
+    }
+}
+
+// The other side of the bound in deque.c (I4): the counter is 46 bits
+// wide, so only 2^46 changes (days, not seconds) bring the word back.
+TEST(DequeInterleaving, WordRepeatsOnlyAfter2To46Changes) {
+    static_assert(CORIO__DEQUE_TAG_BITS == 46, "deque.h: a 46-bit change counter");
+    Q q(4);
+    ASSERT_EQ(0, corio__deque_push(q, item(0)));
+    const uint64_t snapshot = corio__deque_test_word(q);
+    EXPECT_EQ(item(0), corio__deque_pop(q));
+    ASSERT_EQ(0, corio__deque_push(q, item(1)));
+    corio__deque_test_add_tag(q, (uint64_t{1} << 32) - 2);
+    EXPECT_NE(snapshot, corio__deque_test_word(q));
+    corio__deque_test_add_tag(q, (uint64_t{1} << CORIO__DEQUE_TAG_BITS) - (uint64_t{1} << 32));
+    EXPECT_EQ(snapshot, corio__deque_test_word(q));
+    EXPECT_EQ(1u, corio__deque_len(q)); // the positions were left alone
+    EXPECT_EQ(item(1), corio__deque_pop(q));
 }
 
 } // namespace
