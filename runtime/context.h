@@ -81,6 +81,18 @@ __attribute__((always_inline)) static inline corio__thread *corio__thread_here(v
 /* This thread's state if it exists, else NULL (async-signal-safe). */
 corio__thread *corio__thread_peek(void);
 
+/* Functions that read the thread state and then switch contexts must never
+ * be inlined into a caller: a loop around them would keep the TLS address
+ * of the first iteration across the switch (trap 1).  noipa (gcc) also
+ * stops interprocedural deductions.  The library is built without LTO
+ * (runtime/CMakeLists.txt), so a user's LTO cannot inline it either, and
+ * tests/lto builds the runtime with LTO to check that the attribute holds. */
+#if defined(__clang__)
+#define CORIO__SWITCHES __attribute__((noinline))
+#else
+#define CORIO__SWITCHES __attribute__((noinline, noipa))
+#endif
+
 /* Prepare `c` to run `entry(c)` on stack `s` at its first switch-in.  The
  * entry never returns: it ends with corio__ctx_exit. */
 void corio__ctx_make(corio__ctx *c, corio__stack *s, corio__ctx_entry entry,

@@ -130,11 +130,11 @@ int corio_gen_create(corio_coro **gen, corio_coro_fn fn, void *arg,
     return create(gen, fn, arg, opts, false);
 }
 
-int corio_coro_send(corio_coro *co, void *value, void **out) {
+CORIO__SWITCHES int corio_coro_send(corio_coro *co, void *value, void **out) {
     return resume(co, 0, value, out);
 }
 
-int corio_gen_next(corio_coro *gen, void **item) {
+CORIO__SWITCHES int corio_gen_next(corio_coro *gen, void **item) {
     void *v;
     int r = resume(gen, 0, NULL, &v);
     if (r == CORIO_YIELDED) {
@@ -144,12 +144,12 @@ int corio_gen_next(corio_coro *gen, void **item) {
     return r == CORIO_FINISHED ? 0 : r;
 }
 
-int corio_coro_throw(corio_coro *co, int err, void **out) {
+CORIO__SWITCHES int corio_coro_throw(corio_coro *co, int err, void **out) {
     if (err >= 0 || err == -ECANCELED) return -EINVAL;
     return resume(co, err, NULL, out);
 }
 
-int corio_coro_close(corio_coro *co) {
+CORIO__SWITCHES int corio_coro_close(corio_coro *co) {
     if (co == NULL) return -EINVAL;
     int r = resume(co, -ECANCELED, NULL, NULL);
     if (r == CORIO_FINISHED || r == -EPIPE) return 0;
@@ -188,7 +188,7 @@ int corio_coro_result(const corio_coro *co, void **out) {
 
 uint64_t corio_coro_id(const corio_coro *co) { return co != NULL ? co->ctx.id : 0; }
 
-int corio_coro_yield(void *value, void **in) {
+CORIO__SWITCHES int corio_coro_yield(void *value, void **in) {
     corio__thread *t = corio__thread_here(); /* not used after the switch */
     corio__ctx *me = t->current;
     if (me->kind != CORIO__CTX_CORO) return -EPERM;

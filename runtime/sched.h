@@ -107,16 +107,6 @@ struct corio_rt {
 #define CORIO__FAIR_INTERVAL 61u /* Go and tokio use 61: a prime, so it does not
                                     beat with program periods */
 
-/* Functions that read the thread state and then switch contexts must never
- * be inlined into a caller (a loop around them would keep the TLS address
- * of the first iteration across the switch: DESIGN trap 1).  noipa (gcc)
- * also stops interprocedural deductions; the library is built without LTO
- * (runtime/CMakeLists.txt) so a user's LTO cannot inline it either. */
-#if defined(__clang__)
-#define CORIO__SWITCHES __attribute__((noinline))
-#else
-#define CORIO__SWITCHES __attribute__((noinline, noipa))
-#endif
 
 /* worker.c: the loop, and the start and end of a task's turn */
 void *corio__worker_main(void *arg);

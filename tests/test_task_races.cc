@@ -266,3 +266,41 @@ TEST_F(TaskRace, ChildInTheRunNextSlotRunsWhileItsParentComputes) {
 }
 
 }  // namespace
+
+// ---- runtime work on small task stacks ------------------------------------------
+
+// Uses about `depth` KiB of stack, then yields, spawns and joins from there:
+// whatever the runtime does on a task's stack must fit in what is left.
+// The direct yield switches from a task's stack to the next task's; it
+// must not map stacks, finish tasks or take the injection lock there.
+__attribute__((noinline)) intptr_t deep_then_sched(int depth, int rounds) {
+  volatile char pad[1024];
+  pad[0] = static_cast<char>(depth);
+  if (depth > 0) return deep_then_sched(depth - 1, rounds) + pad[0] - static_cast<char>(depth);
+  intptr_t bad = 0;
+  for (int i = 0; i < rounds; i++) {
+    if (corio_task_yield() != 0) bad++;
+    corio_tid t = 0;
+    if (corio_task_spawn(&t, return_arg, V(i + 1)) != 0) {
+      bad++;
+      continue;
+    }
+    void *v = nullptr;
+    if (corio_task_join(t, &v) != 0 || I(v) != i + 1) bad++;
+  }
+  return bad;
+}
+
+void *small_stack_task(void *arg) {
+  // 16 KiB stacks (20 KiB usable): 10 KiB of frames, the rest for corio.
+  return V(deep_then_sched(10, static_cast<int>(I(arg))));
+}
+
+TEST_F(TaskRace, SmallestStacksYieldSpawnAndJoinInALoop) {
+  Rt rt(2, CORIO_STACK_MIN);
+  ASSERT_EQ(0, rt.rc());
+  const int rounds = static_cast<int>(scaled(5000, 1000));
+  std::vector<corio_tid> tids(4);
+  for (corio_tid &t : tids) ASSERT_EQ(0, corio_rt_spawn(rt, &t, small_stack_task, V(rounds)));
+  for (corio_tid t : tids) EXPECT_EQ(0, join(rt, t));
+}

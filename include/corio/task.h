@@ -16,7 +16,12 @@
  * Cancellation: corio_task_kill marks a task; every scheduler call it makes
  * from then on returns -ECANCELED (join and park at once, yield after its
  * one turn), and the task is expected to return.  A task killed before it
- * ever ran never runs.
+ * ever ran never runs (joining it says -ECANCELED).  A kill is never lost,
+ * whatever worker the task is starting, running or parking on.
+ *
+ * Wake-ups may be spurious: a task parked in corio_task_park can return
+ * from its suspension without a permit (it then parks again inside park),
+ * so waits built on park/unpark re-check their condition in a loop.
  *
  * Every function returns >= 0 on success or a negative errno value.
  */
@@ -64,24 +69,29 @@ typedef struct corio_worker_metrics {
 
 /** Create a runtime and start its workers.
  *  Errors: -EINVAL (rt NULL, workers > 1024, stack_size > CORIO_STACK_MAX),
- *  -ENOMEM.  A worker thread that cannot be started is fatal (the process
- *  aborts with a message): a runtime with fewer workers than asked for is
- *  not offered. */
+ *  -ENOMEM, the errno of a worker thread that cannot be started (-EAGAIN
+ *  under a thread limit) or of a worker's parker that cannot be set up.
+ *  On failure nothing is left behind (started workers are joined) and *rt
+ *  is not touched: a runtime with fewer workers than asked for is not
+ *  offered. */
 CORIO_API int corio_rt_create(corio_rt **rt, const corio_rt_opts *opts);
 
 /** Number of worker threads. */
 CORIO_API unsigned corio_rt_workers(const corio_rt *rt);
 
 /** Spawn a task from any thread (a worker of this runtime or not); its id in
- *  *tid when tid is not NULL.  Errors: -EINVAL, -ENOMEM, -ESHUTDOWN (the
- *  runtime is shutting down). */
+ *  *tid when tid is not NULL.  Errors: -EINVAL (rt or fn NULL), -ENOMEM,
+ *  -ESHUTDOWN (the runtime is shutting down: every spawn that overlaps
+ *  corio_rt_shutdown either gets this or makes a task the shutdown kills). */
 CORIO_API int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg);
 
 /** Block the calling plain thread (not a task) until task `tid` ends; its
- *  return value in *result.  Errors: -ESRCH (no such task, or already
- *  joined/detached and gone), -EINVAL (rt NULL, or the task is detached),
- *  -EPERM (called from a task: use corio_task_join), -ENOMEM (the task never
- *  ran: see corio_task_join). */
+ *  return value in *result.  Errors: -ESRCH (no such task in `rt`, or
+ *  already joined/detached and gone), -EINVAL (rt NULL, or the task is
+ *  detached), -EPERM (called from a task: use corio_task_join), -ENOMEM or
+ *  -ECANCELED (the task never ran: see corio_task_join), -ESHUTDOWN (the
+ *  runtime's shutdown has already ended every task; a join that began
+ *  before that waits for its task and returns normally). */
 CORIO_API int corio_rt_join(corio_rt *rt, corio_tid tid, void **result);
 
 /** Run fn(arg) as a task and wait for it from a plain thread: spawn + join.
@@ -89,14 +99,17 @@ CORIO_API int corio_rt_join(corio_rt *rt, corio_tid tid, void **result);
 CORIO_API int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result);
 
 /** Block the calling plain thread until no task is alive.  Errors: -EINVAL
- *  (NULL), -EPERM (called from a task). */
+ *  (NULL), -EPERM (called from a task), -ESHUTDOWN (as corio_rt_join). */
 CORIO_API int corio_rt_wait_idle(corio_rt *rt);
 
 /** Shut down: refuse new spawns, kill every task still alive (each sees
  *  -ECANCELED at its suspension point and is expected to return), wait for
- *  them to end, stop and join the workers, and free everything.  `rt` is
- *  invalid afterwards.  Must be called from a plain thread: -EPERM from any
- *  worker thread (of any runtime), -EINVAL for NULL.  A task that ignores
+ *  them to end and for plain-thread calls still inside (joins, spawns) to
+ *  leave, stop and join the workers, and free everything.  `rt` is invalid
+ *  once this returns; calls from other threads that overlap it are safe
+ *  (they complete, or fail with -ESHUTDOWN).  Must be called from a plain
+ *  thread: -EPERM from any worker thread (of any runtime), -EINVAL for NULL
+ *  or for a second shutdown that overlaps the first.  A task that ignores
  *  -ECANCELED and keeps running delays this. */
 CORIO_API int corio_rt_shutdown(corio_rt *rt);
 
@@ -127,11 +140,13 @@ CORIO_API int corio_task_kill(corio_tid tid);
 /** WaitTask: suspend the calling task until task `tid` ends; its return
  *  value in *result (may be NULL).  Several tasks may join the same task.
  *  Errors: -EDEADLK (tid is the caller), -ESRCH (stale or unknown id),
- *  -EINVAL (tid was detached), -ECANCELED (the caller has been killed:
- *  before or while waiting), -EPERM (not in a task: use corio_rt_join),
- *  -ENOMEM (the task
- *  never ran: no stack could be mapped for it when its turn came; stacks
- *  are given at a task's first run, not at spawn). */
+ *  -EINVAL (tid was detached), -EPERM (not in a task: use corio_rt_join),
+ *  -ECANCELED: either the caller has been killed (before or while waiting;
+ *  `tid` is then left as it was, still joinable), or task `tid` was killed
+ *  before it ever ran (it is then joined and gone, *result is NULL; a
+ *  second join says -ESRCH), -ENOMEM (the task never ran: no stack could be
+ *  mapped for it when its turn came; stacks are given at a task's first
+ *  run, not at spawn; *result is NULL). */
 CORIO_API int corio_task_join(corio_tid tid, void **result);
 
 /** Detach task `tid`: nobody will join it; its record is freed as soon as it

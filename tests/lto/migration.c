@@ -1,0 +1,79 @@
+/* tests/lto/migration.c - the TLS rule under link-time optimisation.
+ *
+ * This program is linked with the runtime's sources compiled with -flto
+ * (tests/CMakeLists.txt), the build in which the compiler sees across
+ * files and could inline a suspending function into a caller's loop and
+ * keep a thread-local address from before a switch (DESIGN trap 1).  Two
+ * tasks on two workers hand a token back and forth by park/unpark, and a
+ * third keeps yielding, so tasks keep resuming on the other worker.  After
+ * every suspension each task checks that the runtime still knows who it
+ * is (corio_task_id) and where it runs (corio_task_worker, against the
+ * worker's own record).  Prints "N passed, M failed".
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "corio.h"
+
+#define ROUNDS 200000
+
+static corio_tid ids[2];
+static _Atomic int turn;
+static _Atomic long wrong, migrations;
+
+static void *player(void *arg) {
+    int me = (int)(intptr_t)arg;
+    int where = corio_task_worker();
+    for (int i = 0; i < ROUNDS; i++) {
+        while (atomic_load(&turn) != me)
+            if (corio_task_park() < 0) return NULL;
+        if (corio_task_id() != ids[me]) atomic_fetch_add(&wrong, 1);
+        int now = corio_task_worker();
+        if (now < 0 || now > 1) atomic_fetch_add(&wrong, 1);
+        if (now != where) atomic_fetch_add(&migrations, 1);
+        where = now;
+        atomic_store(&turn, 1 - me);
+        corio_task_unpark(ids[1 - me]);
+        if (i % 3 == 0) corio_task_yield();
+    }
+    return NULL;
+}
+
+static void *yielder(void *arg) {
+    (void)arg;
+    corio_tid me = corio_task_id();
+    for (int i = 0; i < ROUNDS; i++) {
+        if (corio_task_yield() < 0) break;
+        if (corio_task_id() != me) atomic_fetch_add(&wrong, 1);
+        if (atomic_load(&turn) == 2) break;
+    }
+    return NULL;
+}
+
+int main(void) {
+    corio_rt *rt;
+    corio_rt_opts o = {0};
+    o.workers = 2;
+    if (corio_rt_create(&rt, &o) < 0) return 1;
+    atomic_store(&turn, -1);
+    corio_tid y;
+    if (corio_rt_spawn(rt, &ids[0], player, (void *)0) < 0) return 1;
+    if (corio_rt_spawn(rt, &ids[1], player, (void *)1) < 0) return 1;
+    if (corio_rt_spawn(rt, &y, yielder, NULL) < 0) return 1;
+    atomic_store(&turn, 0);
+    corio_task_unpark(ids[0]);
+    int failed = 0;
+    for (int i = 0; i < 2; i++)
+        if (corio_rt_join(rt, ids[i], NULL) != 0) failed++;
+    atomic_store(&turn, 2);
+    if (corio_rt_join(rt, y, NULL) != 0) failed++;
+    corio_rt_shutdown(rt);
+    if (atomic_load(&wrong) != 0) failed++;
+    printf("lto migration: %d rounds, %ld resumes on another worker, %ld wrong answers\n", ROUNDS,
+           atomic_load(&migrations), atomic_load(&wrong));
+    printf("%d passed, %d failed\n", failed == 0 ? 1 : 0, failed);
+    return failed == 0 ? 0 : 1;
+}
