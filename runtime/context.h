@@ -54,8 +54,6 @@ typedef struct corio__thread {
     corio__ctx root;       /* this thread's native stack */
     corio__ctx *current;   /* the context running on this thread */
     void *worker;          /* the scheduler's per-worker state, if any */
-    corio__stack *pool;    /* free stacks of the default size */
-    size_t pool_len;
     void *altstack;        /* sigaltstack we installed (NULL: none/foreign) */
     size_t altstack_size;
 } corio__thread;
