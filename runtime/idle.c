@@ -135,7 +135,7 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
         if (nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
         rt->parker_ops->park(w->parker, nap ? (int64_t)w->nap_ns : -1);
         if (!nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
-        else if (w->nap_ns < SLOT_NAP_MAX_NS) w->nap_ns *= 2;
+        else w->nap_ns = w->nap_ns * 2 < SLOT_NAP_MAX_NS ? w->nap_ns * 2 : SLOT_NAP_MAX_NS;
         pthread_mutex_lock(&idle->lock);
         bool still = w->sleeping;
         bool leave = atomic_load_explicit(&rt->stopping, memory_order_acquire) || nap ||

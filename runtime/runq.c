@@ -36,23 +36,6 @@ void corio__runq_push_back(corio__worker *w, corio__task *t) {
     if (corio__deque_push_front(&w->q, t) != 0) overflow(w, t);
 }
 
-corio__task *corio__runq_take_lifo(corio__worker *w) {
-    /* relaxed peek: only this worker fills the slot, so it sees its own
-     * fills; a thief's CAS that emptied it meanwhile makes the exchange
-     * below return NULL.  acquire on the exchange: pairs with a fill's
-     * release (ours, or ordered before it). */
-    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) == NULL) return NULL;
-    return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
-}
-
-corio__task *corio__runq_pop(corio__worker *w) {
-    corio__task *t = corio__runq_take_lifo(w);
-    if (t != NULL) return t;
-    t = corio__deque_pop(&w->q);
-    if (t != NULL) w->ring_pops++;
-    return t;
-}
-
 void corio__schedule(corio__task *t, bool lifo) {
     corio__schedule_from(corio__worker_self(), t, lifo);
 }

@@ -113,8 +113,16 @@ void *corio__worker_main(void *arg);
 /* The worker the calling thread is, or NULL. */
 corio__worker *corio__worker_self(void);
 /* Make `t`, already started, the running task of `w` (O(1), no system
- * call: the direct yield runs it on a task's stack). */
-void corio__turn_enter(corio__worker *w, corio__task *t);
+ * call: the direct yield runs it on a task's stack).  Inline: it is on the
+ * yield's hot path. */
+static inline void corio__turn_enter(corio__worker *w, corio__task *t) {
+    CORIO__STAT_ADD(w, tasks_run, 1);
+    (void)corio__state_turn_begin(&t->state);
+    t->yielded = false;
+    t->fair_run = t == w->fair_pick;
+    w->fair_pick = NULL;
+    w->current = t;
+}
 /* A yielded task, once its context is saved: behind everything. */
 void corio__requeue_yielded(corio__worker *w, corio__task *t);
 /* sched.c: the worker's side of start-up; true: run, false: leave. */
@@ -136,8 +144,22 @@ void corio__schedule(corio__task *t, bool lifo);
 void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
 void corio__runq_push(corio__worker *w, corio__task *t);      /* newest end */
 void corio__runq_push_back(corio__worker *w, corio__task *t); /* oldest end */
-corio__task *corio__runq_take_lifo(corio__worker *w);
-corio__task *corio__runq_pop(corio__worker *w); /* the slot, else the ring's newest */
+/* Empty the run-next slot (inline: every turn and every yield take it).
+ * relaxed peek: only this worker fills the slot, so it sees its own fills;
+ * a thief's CAS that emptied it meanwhile makes the exchange return NULL.
+ * acquire on the exchange: pairs with a fill's release. */
+static inline corio__task *corio__runq_take_lifo(corio__worker *w) {
+    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) == NULL) return NULL;
+    return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+}
+/* The slot, else the ring's newest. */
+static inline corio__task *corio__runq_pop(corio__worker *w) {
+    corio__task *t = corio__runq_take_lifo(w);
+    if (t != NULL) return t;
+    t = corio__deque_pop(&w->q);
+    if (t != NULL) w->ring_pops++;
+    return t;
+}
 /* Another worker's run-next slot holds a task (seq_cst loads). */
 bool corio__rt_any_lifo(struct corio_rt *rt, const corio__worker *self);
 

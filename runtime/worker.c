@@ -40,15 +40,6 @@ corio__worker *corio__worker_self(void) {
     return corio__thread_get()->worker;
 }
 
-void corio__turn_enter(corio__worker *w, corio__task *t) {
-    CORIO__STAT_ADD(w, tasks_run, 1);
-    (void)corio__state_turn_begin(&t->state);
-    t->yielded = false;
-    t->fair_run = t == w->fair_pick;
-    w->fair_pick = NULL;
-    w->current = t;
-}
-
 /* Make `t` the running task of `w`, giving it a stack at its first turn.
  * Returns false when it ended without running: killed before its first
  * turn (join says -ECANCELED), or no stack for it (-ENOMEM). */

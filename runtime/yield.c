@@ -43,9 +43,20 @@ static void after_direct_yield(void *arg) {
  * decides, on its own stack). */
 static corio__task *direct_next(corio__worker *w, corio__task *t) {
     if (t->fair_run || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
-    if (corio__deque_len(&w->q) >= corio__deque_capacity(&w->q)) return NULL;
-    corio__task *n = corio__runq_pop(w);
-    if (n == NULL) return NULL;
+    corio__task *n = corio__runq_take_lifo(w);
+    if (n != NULL) {
+        /* From the slot: the ring may be full, and the hook must not
+         * overflow it on this stack; then the worker's loop queues it. */
+        if (corio__deque_len(&w->q) >= CORIO__DEQUE_CAPACITY) {
+            w->handoff = n;
+            return NULL;
+        }
+    } else {
+        /* From the ring: its slot is free for the yielder. */
+        n = corio__deque_pop(&w->q);
+        if (n == NULL) return NULL;
+        w->ring_pops++;
+    }
     w->tick++;
     if (!n->started) {
         w->handoff = n;
