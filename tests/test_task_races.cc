@@ -116,7 +116,18 @@ bool thread_blocks(std::atomic<pid_t> &tid) {
         fclose(f);
         buf[n] = 0;
         const char *p = strrchr(buf, ')');  // the state follows the command
-        if (p != nullptr && p[1] == ' ' && p[2] == 'S') return true;
+        if (p != nullptr && p[1] == ' ' && p[2] == 'S') {
+          // Asleep twice, a millisecond apart: blocked in the join, not in
+          // a passing lock.
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          if (FILE *g = fopen(path, "r")) {
+            n = fread(buf, 1, sizeof buf - 1, g);
+            fclose(g);
+            buf[n] = 0;
+            p = strrchr(buf, ')');
+            if (p != nullptr && p[1] == ' ' && p[2] == 'S') return true;
+          }
+        }
       }
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50));
@@ -223,8 +234,13 @@ TEST_F(TaskRace, SpawnStormsAndAJoinerRaceShutdown) {
     if (corio_rt_shutdown(rt) != 0) bad++;
     joiner.join();
     spawner.join();
-    // Killed while parked (2), or before it ever ran (-ECANCELED, NULL).
-    if (!((join_rc == 0 && I(join_v) == 2) || (join_rc == -ECANCELED && join_v == nullptr))) bad++;
+    // Killed while parked (2), or before it ever ran (-ECANCELED, NULL);
+    // a joiner the machine delayed past the whole shutdown (the sanitizers'
+    // own locks can put it to sleep before it registers) is refused.
+    int jr = join_rc.load();
+    if (!((jr == 0 && I(join_v) == 2) || (jr == -ECANCELED && join_v == nullptr) ||
+          jr == -ESHUTDOWN || jr == -ESRCH))
+      bad++;
   }
   EXPECT_EQ(0, bad.load());
 }
