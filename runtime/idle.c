@@ -25,9 +25,10 @@
  * second at most) and then searches again, where steal.c takes a slot
  * whose owner has stayed in one turn too long.  A worker that sleeps with
  * no limit counts itself in `deep` first and then looks at the slots; a
- * worker that fills an empty slot fills it and then reads `deep` (both
- * seq_cst): either the sleeper sees the task and naps, or the filler sees
- * the sleeper and wakes one worker.  An idle runtime (no slot holds a
+ * worker that fills an empty slot fills it and then reads `deep`, with the
+ * asymmetric fence between (slot.h: the sleeper pays the heavy side):
+ * either the sleeper sees the task and naps, or the filler sees the
+ * sleeper and wakes one worker.  An idle runtime (no slot holds a
  * task) sleeps with no limit and burns no CPU.
  */
 #include "runtime/sched.h"
@@ -130,6 +131,7 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
         /* Deep (no limit) unless another worker's slot holds a task; the
          * Dekker pattern with a filler is in the file comment. */
         atomic_fetch_add_explicit(&idle->deep, 1, memory_order_seq_cst);
+        corio__asym_heavy();
         bool nap = corio__rt_any_lifo(rt, w);
         if (w->nap_ns == 0) w->nap_ns = SLOT_NAP_NS;
         if (nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
@@ -140,7 +142,7 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
         bool still = w->sleeping;
         bool leave = atomic_load_explicit(&rt->stopping, memory_order_acquire) || nap ||
                      !corio__deque_is_empty(&w->q) ||
-                     atomic_load_explicit(&w->lifo, memory_order_relaxed) != NULL;
+                     corio__slot_peek(&w->lifo) != NULL;
         /* A stale permit, an I/O event (the worker's own queue may have work
          * now), a nap's end (search the slots again): leave the sleepers. */
         if (still && leave) {

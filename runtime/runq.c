@@ -8,9 +8,9 @@
  *   ring moves half of itself to the injection queue.  A task that yields
  *   goes to the oldest end of the ring, behind everything queued.
  *
- * The slot is an atomic pointer: the owner fills it with an exchange and
- * empties it with an exchange; a searching worker may take a task that
- * has waited in it too long (steal.c), with a CAS.  Without that, a task
+ * The slot (slot.h) is filled and emptied by its owner with plain atomic
+ * loads and stores; a searching worker may take a task that has waited in
+ * it too long (steal.c), paying for the exclusion with a heavy fence.  Without that, a task
  * that spawns a child and then computes for a long time would keep the
  * child in its slot, unseen by the idle workers (Go steals runnext for the
  * same reason).  A fill of an empty slot also wakes a worker that sleeps
@@ -48,14 +48,17 @@ void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo) {
         return;
     }
     if (lifo) {
-        /* seq_cst: publishes the task to thieves (release), and is one side
-         * of the Dekker pattern with a worker going to sleep without a time
-         * limit (idle.c: it counts itself in `deep`, then looks at every
-         * slot): either it sees this task, or we see it counted. */
-        corio__task *prev = atomic_exchange_explicit(&w->lifo, t, memory_order_seq_cst);
+        corio__task *prev = corio__slot_put(&w->lifo, t);
         if (prev == NULL) {
-            if (rt->nworkers > 1 && atomic_load_explicit(&rt->idle.deep, memory_order_seq_cst) != 0)
-                corio__idle_notify(rt);
+            /* The light side of the pattern with a worker going to sleep
+             * with no time limit (slot.h, idle.c): it counts itself in
+             * `deep`, fences heavily, then looks at every slot; either it
+             * sees this task, or we see it counted. */
+            if (rt->nworkers > 1) {
+                corio__asym_light();
+                if (atomic_load_explicit(&rt->idle.deep, memory_order_relaxed) != 0)
+                    corio__idle_notify(rt);
+            }
             return;
         }
         t = prev;
@@ -74,9 +77,8 @@ bool corio__rt_has_work(corio_rt *rt) {
 bool corio__rt_any_lifo(corio_rt *rt, const corio__worker *self) {
     for (unsigned i = 0; i < rt->nworkers; i++) {
         const corio__worker *v = &rt->workers[i];
-        /* seq_cst: the sleeper's side of the Dekker pattern above. */
-        if (v != self && atomic_load_explicit(&((corio__worker *)v)->lifo, memory_order_seq_cst) != NULL)
-            return true;
+        /* After the sleeper's heavy fence (idle.c): see slot.h. */
+        if (v != self && corio__slot_peek(&((corio__worker *)v)->lifo) != NULL) return true;
     }
     return false;
 }

@@ -17,7 +17,8 @@
  *     its worker (joiners woken, stacks freed).
  *  4. closed = 1, then wait until no plain-thread call is inside (a joiner
  *     woken in step 3 still reads its task's struct; a spawn refused in
- *     step 1 may still be on its way out).  Plain-thread calls that come
+ *     step 1 may still be on its way out, and one that was not refused may
+ *     have counted its task only now), then wait for the tasks once more.  Plain-thread calls that come
  *     later are refused with -ESHUTDOWN (the flag is checked after the
  *     caller registered: seq_cst on both sides, see ext_enter).
  *  5. Tasks finished but never joined or detached are released.
@@ -130,6 +131,7 @@ int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
             return -ENOMEM;
         }
     }
+    corio__asym_init(); /* before any worker runs: see asym.h */
     corio__idtable_ref();
     unsigned started = 0;
     int err = 0;
@@ -272,6 +274,11 @@ int corio_rt_shutdown(corio_rt *rt) {
     /* Plain-thread calls still inside leave quickly: joiners were woken in
      * wait_idle, refused spawns only return. */
     while (atomic_load_explicit(&rt->ext_users, memory_order_seq_cst) != 0) sched_yield();
+    /* A plain-thread spawn that got its task past the scan's lock before
+     * the flag (the scan then killed it) may have counted it only after
+     * the first wait saw nothing live: now that every such call has left,
+     * the count is complete; wait for that task's end too. */
+    wait_idle(rt);
     corio__idtable_each(release_zombie, rt);
     atomic_store_explicit(&rt->stopping, 1, memory_order_release);
     corio__idle_wake_all(rt);

@@ -12,6 +12,7 @@
 #include "runtime/context.h"
 #include "runtime/deque.h"
 #include "runtime/park.h"
+#include "runtime/slot.h"
 #include "runtime/task.h"
 #include "runtime/testhooks.h"
 
@@ -47,9 +48,9 @@ struct corio__worker {
     void *parker;              /* NULL until created (or if that failed) */
     int start_err;             /* the parker's creation: 0 or -errno */
     corio__task *current;      /* the task running now (owner only) */
-    /* run-next slot: filled and emptied by the owner (exchange), taken by a
-     * thief only after it waited a grace period (runq.c, steal.c) */
-    _Atomic(corio__task *) lifo;
+    /* run-next slot: filled and emptied by the owner on its hot path, taken
+     * by a thief only after it waited a grace period (slot.h, steal.c) */
+    corio__slot lifo;
     corio__task *handoff;      /* run this next: popped by a yield that could
                                   not switch to it directly (owner only) */
     uint64_t ring_pops;        /* tasks taken from the ring (owner only) */
@@ -144,13 +145,9 @@ void corio__schedule(corio__task *t, bool lifo);
 void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
 void corio__runq_push(corio__worker *w, corio__task *t);      /* newest end */
 void corio__runq_push_back(corio__worker *w, corio__task *t); /* oldest end */
-/* Empty the run-next slot (inline: every turn and every yield take it).
- * relaxed peek: only this worker fills the slot, so it sees its own fills;
- * a thief's CAS that emptied it meanwhile makes the exchange return NULL.
- * acquire on the exchange: pairs with a fill's release. */
+/* Empty the run-next slot (inline: every turn and every yield take it). */
 static inline corio__task *corio__runq_take_lifo(corio__worker *w) {
-    if (atomic_load_explicit(&w->lifo, memory_order_relaxed) == NULL) return NULL;
-    return atomic_exchange_explicit(&w->lifo, NULL, memory_order_acquire);
+    return corio__slot_take(&w->lifo);
 }
 /* The slot, else the ring's newest. */
 static inline corio__task *corio__runq_pop(corio__worker *w) {

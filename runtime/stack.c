@@ -80,8 +80,8 @@ _Static_assert(sizeof(corio__stack) <= 64, "the descriptor must fit its 64-byte 
  * stacks: CACHE_MAX, fewer for big stacks so that a slot's mappings stay
  * near CACHE_BYTES.  These bound what a failed mapping cannot drain. */
 #define CACHE_SLOTS 8u
-#define CACHE_MAX 16u
-#define CACHE_BYTES ((size_t)4 << 20)
+#define CACHE_MAX 64u
+#define CACHE_BYTES ((size_t)8 << 20)
 
 /* The process-wide pool: at most GLOBAL_MAX stacks and GLOBAL_MAX_BYTES of
  * mappings (twice GLOBAL_MAX mappings under mprotect guards: 12% of the
@@ -336,25 +336,19 @@ struct slot {
 struct tcache {
     struct slot slot[CACHE_SLOTS];
     unsigned victim;   /* next slot to empty when all hold other sizes */
+    unsigned last;     /* the slot found last (a hint) */
     bool registered;   /* corio__stack_thread_fini will run on this thread */
 };
 
 static __thread struct tcache tcache;
 
-/* The calling thread's cache.  Not inlined and behind a compiler barrier,
- * like corio__thread_get: no function here switches contexts, but if this
- * file were ever inlined into one that does (LTO), a TLS address computed
- * before the switch must not be reused after it (trap 1). */
-#if defined(__clang__)
-__attribute__((noinline))
-#else
-__attribute__((noinline, noipa))
-#endif
-static struct tcache *tcache_here(void) {
-    struct tcache *c = &tcache;
-    __asm__ volatile("" : "+r"(c));
-    return c;
-}
+/* The calling thread's cache.  A plain TLS access: nothing in this file
+ * switches contexts, and its functions cannot be inlined into one that does
+ * (the library is built without LTO, and the switching functions are
+ * CORIO__SWITCHES), so no TLS address outlives a switch (trap 1).  The
+ * stack get/put of a task's first turn and end are on the scheduler's hot
+ * path: a call and a barrier here cost fib(30) several per cent. */
+static inline struct tcache *tcache_here(void) { return &tcache; }
 
 static unsigned cache_limit(size_t map_size) {
     size_t n = CACHE_BYTES / map_size;
@@ -365,8 +359,15 @@ static unsigned cache_limit(size_t map_size) {
 static unsigned batch_of(unsigned limit) { return limit > 1 ? limit / 2 : 1; }
 
 static struct slot *slot_find(struct tcache *c, size_t map_size) {
-    for (unsigned i = 0; i < CACHE_SLOTS; i++)
-        if (c->slot[i].len > 0 && c->slot[i].map_size == map_size) return &c->slot[i];
+    /* The slot used last first: a runtime uses one stack size. */
+    struct slot *sl = &c->slot[c->last];
+    if (sl->len > 0 && sl->map_size == map_size) return sl;
+    for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+        if (c->slot[i].len > 0 && c->slot[i].map_size == map_size) {
+            c->last = i;
+            return &c->slot[i];
+        }
+    }
     return NULL;
 }
 

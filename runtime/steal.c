@@ -60,6 +60,27 @@ static uint64_t turns(corio__worker *v) {
     return atomic_load_explicit(&v->m.tasks_run, memory_order_relaxed);
 }
 
+corio__task *corio__slot_steal(corio__slot *s, corio__task *expect) {
+    unsigned free_ = 0;
+    /* acquire: pairs with the previous thief's release. */
+    if (!atomic_compare_exchange_strong_explicit(&s->thief, &free_, 1, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return NULL;
+    corio__asym_heavy(); /* the owner's busy flag is now exact (slot.h) */
+    corio__task *t = NULL;
+    /* acquire (both): pair with the owner's release of busy and of the
+     * slot pointer: the task's fields come with it. */
+    if (atomic_load_explicit(&s->busy, memory_order_acquire) == 0 &&
+        atomic_load_explicit(&s->task, memory_order_acquire) == expect) {
+        atomic_store_explicit(&s->task, NULL, memory_order_relaxed);
+        t = expect;
+    }
+    /* release: the owner, waiting in corio__slot_enter, then sees the slot
+     * as we left it. */
+    atomic_store_explicit(&s->thief, 0, memory_order_release);
+    return t;
+}
+
 corio__task *corio__steal_lifo(corio__worker *w) {
     corio_rt *rt = w->rt;
     unsigned n = rt->nworkers;
@@ -67,25 +88,23 @@ corio__task *corio__steal_lifo(corio__worker *w) {
     /* One victim at a time, starting after ourselves: a slot holds one task. */
     for (unsigned i = 1; i < n; i++) {
         corio__worker *v = &rt->workers[(w->index + i) % n];
-        corio__task *t = atomic_load_explicit(&v->lifo, memory_order_acquire);
+        corio__task *t = corio__slot_peek(&v->lifo);
         if (t == NULL) continue;
         uint64_t seen = turns(v);
         uint64_t end = now_ns() + LIFO_GRACE_NS;
         bool moved = false;
         while (now_ns() < end) {
-            if (turns(v) != seen || atomic_load_explicit(&v->lifo, memory_order_relaxed) != t) {
+            if (turns(v) != seen || corio__slot_peek(&v->lifo) != t) {
                 moved = true;
                 break;
             }
             __builtin_ia32_pause();
         }
         if (moved) continue;
-        /* acquire on success: pairs with the owner's filling exchange
-         * (release), so the task's fields are ours.  A task that the owner
-         * took and put back meanwhile is still a queued task: taking it is
-         * an ordinary steal (state.h R1: whoever empties a slot owns it). */
-        if (atomic_compare_exchange_strong_explicit(&v->lifo, &t, NULL, memory_order_acquire,
-                                                    memory_order_relaxed)) {
+        /* A task that the owner took and put back meanwhile is still a
+         * queued task: taking it is an ordinary steal (state.h R1: whoever
+         * empties a slot owns it). */
+        if (corio__slot_steal(&v->lifo, t) != NULL) {
             count_steal(w, v, 1);
             w->nap_ns = 0; /* the next nap beside a held slot is short again */
             return t;

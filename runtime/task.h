@@ -106,8 +106,10 @@ void corio__idtable_each(void (*fn)(corio__task *t, void *arg), void *arg);
 
 /* ---- task.c ---- */
 /* Wake `t` from anywhere: its state transition, and the queueing when the
- * transition says so.  Only for a task that cannot end meanwhile (the
- * caller's own knowledge: a joiner registered on a task, ...). */
+ * transition says so.  Only for a task that cannot end meanwhile: one
+ * waiting for something only the caller completes (the I/O layer's
+ * completion path: an operation in flight keeps its task waiting for it).
+ * Kills, unparks and joiners' wakes use the locked forms in task.c. */
 void corio__task_wake(corio__task *t);
 /* Kill a task locked by the caller, not finished; unlocks it. */
 void corio__task_kill_locked(corio__task *t);
