@@ -130,11 +130,18 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
     for (;;) {
         /* Deep (no limit) unless another worker's slot holds a task; the
          * Dekker pattern with a filler is in the file comment. */
-        atomic_fetch_add_explicit(&idle->deep, 1, memory_order_seq_cst);
-        corio__asym_heavy();
+        /* A held slot seen at once: nap, without joining `deep` (a nap
+         * looks again anyway, and a worker counted in `deep` is woken by
+         * every fill of an empty slot: a busy filler would wake it, and
+         * pay a futex call, over and over). */
         bool nap = corio__rt_any_lifo(rt, w);
+        if (!nap) {
+            atomic_fetch_add_explicit(&idle->deep, 1, memory_order_seq_cst);
+            corio__asym_heavy();
+            nap = corio__rt_any_lifo(rt, w);
+            if (nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
+        }
         if (w->nap_ns == 0) w->nap_ns = SLOT_NAP_NS;
-        if (nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
         rt->parker_ops->park(w->parker, nap ? (int64_t)w->nap_ns : -1);
         if (!nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
         else w->nap_ns = w->nap_ns * 2 < SLOT_NAP_MAX_NS ? w->nap_ns * 2 : SLOT_NAP_MAX_NS;

@@ -374,7 +374,11 @@ static struct slot *slot_find(struct tcache *c, size_t map_size) {
 /* The slot for stacks of `map_size`: the one holding them, else an empty
  * one, else one emptied into the pool (round robin). */
 static struct slot *slot_claim(struct tcache *c, size_t map_size) {
-    struct slot *sl = slot_find(c, map_size);
+    /* The slot used last keeps its size while it is empty (one task at a
+     * time takes and gives back one stack: its slot goes 1, 0, 1, ...). */
+    struct slot *sl = &c->slot[c->last];
+    if (sl->map_size == map_size && sl->limit != 0) return sl;
+    sl = slot_find(c, map_size);
     if (sl != NULL) return sl;
     if (!c->registered) {
         /* Stacks are about to stay on this thread: make sure its corio
@@ -392,6 +396,7 @@ static struct slot *slot_claim(struct tcache *c, size_t map_size) {
     sl->head = NULL;
     sl->len = 0;
     sl->limit = cache_limit(map_size);
+    c->last = (unsigned)(sl - c->slot);
     return sl;
 }
 
