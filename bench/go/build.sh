@@ -1,7 +1,7 @@
 #!/bin/sh
-# Build the Go side of the scheduler benchmark, offline.
+# Build the Go peers of the benchmarks, offline.
 #
-#   bench/go/build.sh OUTDIR      -> OUTDIR/sched
+#   bench/go/build.sh OUTDIR      -> OUTDIR/sched (sched.go), OUTDIR/echo (echo.go)
 #
 # Standard library only: modules and the module proxy are switched off, so
 # no network access is needed. The build cache lives under <repo>/build
@@ -14,7 +14,7 @@ if [ $# -ne 1 ] || [ -z "$1" ]; then
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-    echo "$0: 'go' not found in PATH; install Go (e.g. Debian's golang-go) to build the Go scheduler benchmark" >&2
+    echo "$0: 'go' not found in PATH; install Go (e.g. Debian's golang-go) to build the Go benchmark peers" >&2
     exit 1
 fi
 
@@ -28,4 +28,5 @@ export GOCACHE
 export GO111MODULE=off GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GOTELEMETRY=off CGO_ENABLED=0
 
 cd "$here"
-exec go build -o "$out/sched" sched.go
+go build -o "$out/sched" sched.go
+go build -o "$out/echo" echo.go
