@@ -14,5 +14,7 @@
 
 #include "corio/coro.h"
 #include "corio/task.h"
+#include "corio/io.h"
+#include "corio/net.h"
 
 #endif

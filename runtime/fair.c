@@ -35,7 +35,7 @@ static corio__task *fair_front(corio__worker *w) {
 
 static corio__task *fair_turn(corio__worker *w) {
     corio_rt *rt = w->rt;
-    if (rt->parker_ops->poll != NULL) rt->parker_ops->poll(w->parker);
+    if (rt->parker_ops->poll != NULL) (void)rt->parker_ops->poll(w->parker);
     w->fair_flip = !w->fair_flip;
     corio__task *t = w->fair_flip ? corio__inject_pop(rt, w, 1) : NULL;
     if (t == NULL) t = fair_front(w);

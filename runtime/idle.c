@@ -142,7 +142,9 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
             if (nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
         }
         if (w->nap_ns == 0) w->nap_ns = SLOT_NAP_NS;
+        w->in_park = true;
         rt->parker_ops->park(w->parker, nap ? (int64_t)w->nap_ns : -1);
+        w->in_park = false;
         if (!nap) atomic_fetch_sub_explicit(&idle->deep, 1, memory_order_seq_cst);
         else w->nap_ns = w->nap_ns * 2 < SLOT_NAP_MAX_NS ? w->nap_ns * 2 : SLOT_NAP_MAX_NS;
         pthread_mutex_lock(&idle->lock);
@@ -162,6 +164,9 @@ void corio__idle_sleep(corio_rt *rt, corio__worker *w) {
         if (!still) break;
     }
     CORIO__STAT_ADD(w, wakeups, 1);
+    /* Events in park may have made several tasks runnable here; the ring's
+     * are stealable, so let a sleeper help (we are off the list now). */
+    if (!corio__deque_is_empty(&w->q)) corio__idle_notify(rt);
 }
 
 /* Called after `stopping` is set.  Only the workers taken off the sleepers

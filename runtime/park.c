@@ -69,6 +69,8 @@ const corio__parker_ops corio__cond_parker = {
     .park = cp_park,
     .unpark = cp_unpark,
     .poll = NULL,
+    .due = NULL,
+    .name = "none",
 };
 
 /* acquire/release: a runtime created after the store sees the whole ops
@@ -80,6 +82,5 @@ void corio__parker_set_default(const corio__parker_ops *ops) {
 }
 
 const corio__parker_ops *corio__parker_get_default(void) {
-    const corio__parker_ops *ops = atomic_load_explicit(&default_ops, memory_order_acquire);
-    return ops != NULL ? ops : &corio__cond_parker;
+    return atomic_load_explicit(&default_ops, memory_order_acquire);
 }

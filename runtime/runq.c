@@ -47,6 +47,14 @@ void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo) {
         corio__idle_notify(rt);
         return;
     }
+    if (w->in_park) {
+        /* An event delivered inside this worker's park: the worker leaves
+         * its sleep to run it (idle.c).  A notify now would pick a sleeper,
+         * maybe this very worker, for a wasted wake-up. */
+        if (lifo) t = corio__slot_put(&w->lifo, t);
+        if (t != NULL) corio__runq_push(w, t);
+        return;
+    }
     if (lifo) {
         corio__task *prev = corio__slot_put(&w->lifo, t);
         if (prev == NULL) {

@@ -96,8 +96,9 @@ static void destroy_parkers(corio_rt *rt) {
         if (rt->workers[i].parker != NULL) rt->parker_ops->destroy(rt->workers[i].parker);
 }
 
-int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
-    if (out == NULL) return -EINVAL;
+int corio__rt_create_ops(corio_rt **out, const corio_rt_opts *opts,
+                         const corio__parker_ops *ops) {
+    if (out == NULL || ops == NULL) return -EINVAL;
     unsigned n = opts != NULL && opts->workers != 0 ? opts->workers : default_workers();
     if (n > MAX_WORKERS) return -EINVAL;
     size_t stack = opts != NULL ? opts->stack_size : 0;
@@ -112,7 +113,7 @@ int corio_rt_create(corio_rt **out, const corio_rt_opts *opts) {
     memset(rt->workers, 0, n * sizeof(corio__worker));
     rt->nworkers = n;
     rt->stack_size = stack;
-    rt->parker_ops = corio__parker_get_default();
+    rt->parker_ops = ops;
     corio__idle_init(&rt->idle, n);
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->live_lock, NULL);
@@ -184,6 +185,10 @@ void corio__rt_ext_leave(corio_rt *rt) {
 }
 
 unsigned corio_rt_workers(const corio_rt *rt) { return rt != NULL ? rt->nworkers : 0; }
+
+const char *corio_rt_backend(const corio_rt *rt) {
+    return rt != NULL && rt->parker_ops->name != NULL ? rt->parker_ops->name : "";
+}
 
 int corio_rt_metrics(const corio_rt *rt, unsigned i, corio_worker_metrics *out) {
     if (rt == NULL || out == NULL || i >= rt->nworkers) return -EINVAL;

@@ -62,6 +62,7 @@ struct corio__worker {
     uint64_t rng;
     bool searching;            /* counted in idle.searching */
     bool sleeping;             /* on the sleepers list (under idle.lock) */
+    bool in_park;              /* inside the parker's park: wakes do not notify (idle.c) */
     uint64_t nap_ns;           /* next nap beside a held slot; 0: the first (idle.c) */
     corio__worker *next_sleeper;
     corio__task *cache;        /* free task structs (owner only) */
@@ -105,6 +106,10 @@ struct corio_rt {
     int start_state;           /* 0 wait, 1 go, -1 abort; under start_lock */
 };
 
+/* Operations that complete without suspending, per task turn, before the
+ * task yields (block.h; tokio's coop budget is 128 too). */
+#define CORIO__COOP_BUDGET 128u
+
 #define CORIO__FAIR_INTERVAL 61u /* Go and tokio use 61: a prime, so it does not
                                     beat with program periods */
 
@@ -120,6 +125,7 @@ static inline void corio__turn_enter(corio__worker *w, corio__task *t) {
     CORIO__STAT_ADD(w, tasks_run, 1);
     (void)corio__state_turn_begin(&t->state);
     t->yielded = false;
+    t->budget = CORIO__COOP_BUDGET;
     t->fair_run = t == w->fair_pick;
     w->fair_pick = NULL;
     w->current = t;
@@ -171,6 +177,11 @@ corio__task *corio__steal_lifo(corio__worker *w);
 void corio__inject_push(struct corio_rt *rt, corio__task *first, corio__task *last, size_t n);
 /* Pop up to `max` tasks; the first is returned, the rest go to w's ring. */
 corio__task *corio__inject_pop(struct corio_rt *rt, corio__worker *w, size_t max);
+
+/* sched.c: corio_rt_create over a given parker (the backend).  The public
+ * corio_rt_create (io/backend.c) chooses it from the options. */
+int corio__rt_create_ops(struct corio_rt **out, const corio_rt_opts *opts,
+                         const corio__parker_ops *ops);
 
 /* sched.c: plain-thread calls on rt are bracketed by enter/leave, so that
  * a shutdown frees nothing while one is inside.  enter returns false (the

@@ -53,6 +53,7 @@ struct corio__task {
     bool started;            /* owned by whoever runs the task */
     bool yielded;            /* queued by a yield (the fairness turn runs it) */
     bool fair_run;           /* this turn came from the fairness turn */
+    unsigned budget;         /* cooperative budget left this turn (block.h) */
     /* Why it ended without running: -ENOMEM (no stack for it), -ECANCELED
      * (killed first).  What join returns. */
     int error;

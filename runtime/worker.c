@@ -110,6 +110,9 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
             t = w->current;
             w->current = NULL;
             turn_end(w, t);
+            /* Every pass gives the event source its turn (park.h). */
+            const corio__parker_ops *ops = w->rt->parker_ops;
+            if (ops->due != NULL && ops->due(w->parker)) (void)ops->poll(w->parker);
         }
         /* A yield that popped a task it could not switch to directly. */
         t = w->handoff;
@@ -136,6 +139,9 @@ void *corio__worker_main(void *arg) {
     while (!atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
         corio__task *t = corio__next_local(w);
         if (t == NULL) {
+            /* Events first (Go's netpoll(0)): completions that have arrived
+             * make work here, before anything is taken from others. */
+            if (rt->parker_ops->poll != NULL && rt->parker_ops->poll(w->parker) > 0) continue;
             if (corio__idle_begin_search(rt, w)) t = search(w);
             if (t == NULL) {
                 corio__idle_sleep(rt, w);

@@ -43,6 +43,9 @@ static void after_direct_yield(void *arg) {
  * decides, on its own stack). */
 static corio__task *direct_next(corio__worker *w, corio__task *t) {
     if (t->fair_run || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
+    /* The event source wants a pass: through the worker's stack (park.h). */
+    const corio__parker_ops *ops = w->rt->parker_ops;
+    if (ops->due != NULL && ops->due(w->parker)) return NULL;
     corio__task *n = corio__runq_take_lifo(w);
     if (n != NULL) {
         /* From the slot: the ring may be full, and the hook must not

@@ -51,7 +51,16 @@ typedef void *(*corio_task_fn)(void *arg);
 typedef struct corio_rt_opts {
     unsigned workers;  /**< worker threads; default: the CPUs this process may use */
     size_t stack_size; /**< task stack size; default CORIO_STACK_DEFAULT */
+    int backend;       /**< CORIO_BACKEND_*; default CORIO_BACKEND_AUTO */
 } corio_rt_opts;
+
+/** What idle workers sleep in and what carries I/O (docs/io.md). */
+enum {
+    CORIO_BACKEND_AUTO = 0,     /**< io_uring (the epoll backend where it is refused: #9) */
+    CORIO_BACKEND_IO_URING = 1, /**< io_uring, one ring per worker; fails if refused */
+    CORIO_BACKEND_NONE = 3      /**< no I/O: workers sleep on a condition variable
+                                     and the I/O calls return -ENOTSUP */
+};
 
 /** Per-worker counters (monotonic since start). */
 typedef struct corio_worker_metrics {
@@ -70,11 +79,17 @@ typedef struct corio_worker_metrics {
 /** Create a runtime and start its workers.
  *  Errors: -EINVAL (rt NULL, workers > 1024, stack_size > CORIO_STACK_MAX),
  *  -ENOMEM, the errno of a worker thread that cannot be started (-EAGAIN
- *  under a thread limit) or of a worker's parker that cannot be set up.
+ *  under a thread limit) or of a worker's ring that cannot be set up
+ *  (-EPERM or -ENOSYS where io_uring is refused: a seccomp filter,
+ *  kernel.io_uring_disabled; -ENOMEM under RLIMIT_MEMLOCK; one line on
+ *  stderr names the cause), -EINVAL (an unknown backend).
  *  On failure nothing is left behind (started workers are joined) and *rt
  *  is not touched: a runtime with fewer workers than asked for is not
  *  offered. */
 CORIO_API int corio_rt_create(corio_rt **rt, const corio_rt_opts *opts);
+
+/** The backend the runtime runs on: "io_uring" or "none" ("" for NULL). */
+CORIO_API const char *corio_rt_backend(const corio_rt *rt);
 
 /** Number of worker threads. */
 CORIO_API unsigned corio_rt_workers(const corio_rt *rt);

@@ -1,0 +1,118 @@
+/* corio/io.h - I/O that suspends only the calling task (seed slides
+ * 152-189: ReadWait/WriteWait, the socket wrapper's calls).
+ *
+ * Every call here is made from a task.  It hands the operation to the ring
+ * of the worker the task runs on, suspends the task (the worker runs other
+ * tasks meanwhile) and returns when the kernel has completed it.  The task
+ * may resume on another worker (it may be stolen between any two calls);
+ * nothing pins it.  No call blocks a worker thread.
+ *
+ * Results: what the system call would return (a byte count, a descriptor,
+ * 0), or a negative errno.  In addition to the system call's own errors
+ * every call may return:
+ *   -EPERM      called from a thread that is not running a task;
+ *   -ENOTSUP    the runtime has no I/O backend (CORIO_BACKEND_NONE);
+ *   -ECANCELED  the task was killed before or while the call waited (the
+ *               operation was cancelled; a call that had already completed
+ *               when the kill came returns its result, and the next call
+ *               returns -ECANCELED at once);
+ *   -ETIME      the timeout passed (`timeout_ns` >= 0; CORIO_FOREVER, a
+ *               negative value, means none).  The operation was cancelled:
+ *               a read or a write may still have moved part of the data
+ *               (as a socket timeout does).
+ * A call returns only once the kernel is done with its buffers (also when
+ * it was cancelled), so buffers on the task's stack are safe.
+ *
+ * Descriptors may be blocking or not: the kernel waits inside the ring
+ * either way.  Regular files, pipes and sockets all work. */
+#ifndef CORIO_IO_H
+#define CORIO_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "corio/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** No timeout. */
+#define CORIO_FOREVER ((int64_t)-1)
+/** Milliseconds as the nanoseconds the calls take. */
+#define CORIO_MS(ms) ((int64_t)(ms) * 1000000)
+
+/* ---- files, pipes, sockets ------------------------------------------------ */
+
+/** read(2) at the file position (a stream: its next bytes).  0 at EOF. */
+CORIO_API ssize_t corio_read(int fd, void *buf, size_t len, int64_t timeout_ns);
+/** pread(2): at offset `off` (the file position is not used or moved). */
+CORIO_API ssize_t corio_pread(int fd, void *buf, size_t len, uint64_t off, int64_t timeout_ns);
+/** write(2) at the file position.  May write less than `len` (see
+ *  corio_send_all for a loop). */
+CORIO_API ssize_t corio_write(int fd, const void *buf, size_t len, int64_t timeout_ns);
+/** pwrite(2) at offset `off`. */
+CORIO_API ssize_t corio_pwrite(int fd, const void *buf, size_t len, uint64_t off,
+                               int64_t timeout_ns);
+/** readv(2) / preadv(2): `off` < 0 means the file position.  -EINVAL when
+ *  iovcnt is negative or above IOV_MAX. */
+CORIO_API ssize_t corio_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off,
+                              int64_t timeout_ns);
+/** writev(2) / pwritev(2), as corio_readv. */
+CORIO_API ssize_t corio_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off,
+                               int64_t timeout_ns);
+/** fsync(2); `datasync` nonzero: fdatasync(2). */
+CORIO_API int corio_fsync(int fd, int datasync, int64_t timeout_ns);
+/** openat(2): a descriptor (O_CLOEXEC is added). */
+CORIO_API int corio_openat(int dirfd, const char *path, int flags, mode_t mode,
+                           int64_t timeout_ns);
+/** close(2) through the ring.  No timeout: a close cannot be undone, and
+ *  it is not cancelled by a kill (it completes, then the kill is seen). */
+CORIO_API int corio_close(int fd);
+
+/* ---- sockets ----------------------------------------------------------- */
+
+/** recv(2).  0 when the peer has shut its side down. */
+CORIO_API ssize_t corio_recv(int fd, void *buf, size_t len, int flags, int64_t timeout_ns);
+/** send(2) (MSG_NOSIGNAL is added: a closed peer gives -EPIPE, never
+ *  SIGPIPE).  May send less than `len`. */
+CORIO_API ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns);
+/** Send all `len` bytes (slide 182's sendall): loops over short sends.
+ *  Returns len, or a negative errno; the timeout covers the whole call.
+ *  After an error the number of bytes sent is unknown (in *sent when sent
+ *  is not NULL, also on success). */
+CORIO_API ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags,
+                                 int64_t timeout_ns, size_t *sent);
+/** Receive exactly `len` bytes, looping over short reads: len, or 0 when
+ *  the peer shut down before the first byte, or -EPIPE when it shut down
+ *  in the middle (the bytes received in *got when got is not NULL). */
+CORIO_API ssize_t corio_recv_all(int fd, void *buf, size_t len, int flags, int64_t timeout_ns,
+                                 size_t *got);
+/** accept4(2) (SOCK_CLOEXEC is added to flags): the new descriptor. */
+CORIO_API int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+                           int64_t timeout_ns);
+/** connect(2) of a socket. */
+CORIO_API int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                            int64_t timeout_ns);
+/** shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. */
+CORIO_API int corio_shutdown(int fd, int how, int64_t timeout_ns);
+
+/* ---- waiting -------------------------------------------------------------- */
+
+/** Wait until `fd` is ready (the seed's ReadWait / WriteWait: events
+ *  POLLIN, POLLOUT, ...): the ready events (POLLERR, POLLHUP included). */
+CORIO_API int corio_poll(int fd, unsigned events, int64_t timeout_ns);
+/** Suspend the task for `ns` nanoseconds (0: yield to the ring once).
+ *  0 when the time has passed, -ECANCELED when killed, -EINVAL if ns < 0. */
+CORIO_API int corio_sleep_ns(int64_t ns);
+/** corio_sleep_ns in milliseconds. */
+CORIO_API int corio_sleep_ms(int64_t ms);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
