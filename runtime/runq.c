@@ -75,6 +75,22 @@ void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo) {
     corio__idle_notify(rt);
 }
 
+void corio__schedule_back(corio__task *t) {
+    corio__worker *w = corio__worker_self();
+    if (w == NULL || w->rt != t->rt) {
+        corio__schedule_from(w, t, false);
+        return;
+    }
+    corio__runq_push_back(w, t);
+    if (w->in_park) return; /* the worker leaves its sleep to run it (idle.c) */
+    /* Stealable now: as for a yield (worker.c), wake a sleeper only when
+     * nobody searches, and look at that cheaply first. */
+    corio_rt *rt = w->rt;
+    if (atomic_load_explicit(&rt->idle.searching, memory_order_relaxed) == 0 &&
+        atomic_load_explicit(&rt->idle.unparked, memory_order_relaxed) < rt->nworkers)
+        corio__idle_notify(rt);
+}
+
 bool corio__rt_has_work(corio_rt *rt) {
     if (atomic_load_explicit(&rt->inject_len, memory_order_acquire) != 0) return true;
     for (unsigned i = 0; i < rt->nworkers; i++)

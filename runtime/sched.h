@@ -147,6 +147,11 @@ void corio__task_suspend(unsigned reason);
  * calling worker's queue when it is a worker of t's runtime (`lifo`: in the
  * run-next slot), else on the injection queue. */
 void corio__schedule(corio__task *t, bool lifo);
+/* Queue `t` (as corio__schedule) behind everything on this worker's queue:
+ * events delivered in a batch run in the order they came (I/O wake-ups:
+ * the run-next slot and the owner's newest-first ring would serve the
+ * last of 900 completions first, and starve the first). */
+void corio__schedule_back(corio__task *t);
 /* The same, when the caller knows its worker (NULL: not a worker). */
 void corio__schedule_from(corio__worker *w, corio__task *t, bool lifo);
 void corio__runq_push(corio__worker *w, corio__task *t);      /* newest end */

@@ -71,7 +71,7 @@ static void task_put(corio__task *t) { task_put_on(corio__worker_self(), t); }
 /* ---- wake ---------------------------------------------------------------- */
 
 void corio__task_wake(corio__task *t) {
-    if (corio__state_notify(&t->state, false)) corio__schedule(t, true);
+    if (corio__state_notify(&t->state, false)) corio__schedule_back(t);
 }
 
 /* Under the lock of the task being waited for: the waiters' transitions

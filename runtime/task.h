@@ -106,7 +106,8 @@ void corio__idtable_each(void (*fn)(corio__task *t, void *arg), void *arg);
 
 
 /* ---- task.c ---- */
-/* Wake `t` from anywhere: its state transition, and the queueing when the
+/* Wake `t` from anywhere: its state transition, and the queueing (behind
+ * everything: corio__schedule_back) when the
  * transition says so.  Only for a task that cannot end meanwhile: one
  * waiting for something only the caller completes (the I/O layer's
  * completion path: an operation in flight keeps its task waiting for it).

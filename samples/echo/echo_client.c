@@ -208,13 +208,15 @@ int main(int argc, char **argv) {
     corio_rt_shutdown(rt);
 
     hist *all = calloc(1, sizeof *all);
-    long msgs = 0;
+    long msgs = 0, cmin = -1, cmax = 0;
     int first_err = 0;
     for (long i = 0; i < cfg.conns; i++) {
         for (unsigned b = 0; b < POWERS * SUB; b++) all->b[b] += cs[i].h.b[b];
         all->n += cs[i].h.n;
         if (cs[i].h.max > all->max) all->max = cs[i].h.max;
         msgs += cs[i].msgs;
+        if (cmin < 0 || cs[i].msgs < cmin) cmin = cs[i].msgs;
+        if (cs[i].msgs > cmax) cmax = cs[i].msgs;
         if (cs[i].err != 0 && first_err == 0) first_err = cs[i].err;
     }
     long errors = atomic_load(&failed) + atomic_load(&mismatches);
@@ -223,6 +225,7 @@ int main(int argc, char **argv) {
            cfg.addr, secs);
     printf("  messages   %ld (%.0f/s, %.2f MB/s each way)\n", msgs, rate,
            rate * (double)cfg.size / 1e6);
+    printf("  fairness   %ld to %ld messages per connection\n", cmin, cmax);
     printf("  round trip p50 %.1f us, p99 %.1f us, max %.1f us\n", hist_pct(all, 0.50) / 1e3,
            hist_pct(all, 0.99) / 1e3, (double)all->max / 1e3);
     printf("  errors     %ld (%ld mismatched echoes)%s%s\n", errors, atomic_load(&mismatches),
