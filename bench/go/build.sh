@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build the Go peers of the benchmarks, offline.
 #
-#   bench/go/build.sh OUTDIR      -> OUTDIR/sched (sched.go), OUTDIR/echo (echo.go)
+#   bench/go/build.sh OUTDIR      -> OUTDIR/sched (sched.go), OUTDIR/echo (echo.go),
+#                                    OUTDIR/timers (timers.go)
 #
 # Standard library only: modules and the module proxy are switched off, so
 # no network access is needed. The build cache lives under <repo>/build
@@ -30,3 +31,4 @@ export GO111MODULE=off GOPROXY=off GOFLAGS= GOTOOLCHAIN=local GOTELEMETRY=off CG
 cd "$here"
 go build -o "$out/sched" sched.go
 go build -o "$out/echo" echo.go
+go build -o "$out/timers" timers.go
