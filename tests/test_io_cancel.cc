@@ -286,6 +286,20 @@ TEST(IoSetup, RefusedIoUringFailsCreateWithOneLine) {
   EXPECT_EQ(1, std::count(err.begin(), err.end(), '\n')) << err;
 }
 
+// A non-root user whose locked-memory limit cannot hold a ring: the kernel
+// charges ring memory to RLIMIT_MEMLOCK without CAP_IPC_LOCK.
+void no_locked_memory() {
+  struct rlimit rl = {0, 0};
+  if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0) _exit(210);
+  if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(211);
+}
+
+TEST(IoSetup, NoLockedMemoryFailsCreateWithENOMEM) {
+  auto [code, err] = create_in_child(no_locked_memory);
+  EXPECT_EQ(ENOMEM, code) << err;
+  EXPECT_NE(std::string::npos, err.find("RLIMIT_MEMLOCK")) << err;
+}
+
 TEST(IoSetup, NoBackendStillRunsWhereIoUringIsRefused) {
   auto [code, err] = create_in_child([] {
     deny_io_uring();
