@@ -81,7 +81,14 @@ void corio__schedule_back(corio__task *t) {
         corio__schedule_from(w, t, false);
         return;
     }
-    corio__runq_push_back(w, t);
+    t->yielded = true;
+    if (corio__deque_push_front(&w->q, t) != 0) {
+        /* A full ring (a burst of new tasks from the injection queue, say):
+         * not behind them at the injection queue's tail, where a woken
+         * task would wait for every task queued there (100,000 new
+         * sleepers: hundreds of ms), but at its head. */
+        corio__inject_push_front(w->rt, t);
+    }
     if (w->in_park) return; /* the worker leaves its sleep to run it (idle.c) */
     /* Stealable now: as for a yield (worker.c), wake a sleeper only when
      * nobody searches, and look at that cheaply first. */

@@ -180,6 +180,9 @@ corio__task *corio__steal_lifo(corio__worker *w);
 
 /* inject.c */
 void corio__inject_push(struct corio_rt *rt, corio__task *first, corio__task *last, size_t n);
+/* At the head: the next pop takes it first (a woken task that found its
+ * worker's ring full: see corio__schedule_back). */
+void corio__inject_push_front(struct corio_rt *rt, corio__task *t);
 /* Pop up to `max` tasks; the first is returned, the rest go to w's ring. */
 corio__task *corio__inject_pop(struct corio_rt *rt, corio__worker *w, size_t max);
 
