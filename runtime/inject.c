@@ -4,6 +4,7 @@
  * path, and a FIFO is what makes it fair (a task in it waits behind every
  * task queued before it and no longer).  Workers take batches from it
  * (next_local, stealing) and every fairness turn takes one first. */
+#include "runtime/panic.h"
 #include "runtime/sched.h"
 
 void corio__inject_push(corio_rt *rt, corio__task *first, corio__task *last, size_t n) {
@@ -40,18 +41,25 @@ corio__task *corio__inject_pop(corio_rt *rt, corio__worker *w, size_t max) {
     if (n > max) n = max;
     size_t room = corio__deque_capacity(&w->q) - corio__deque_len(&w->q);
     if (n > room + 1) n = room + 1;
+    /* The batch goes to the ring so that the owner, which pops the newest
+     * end first, runs it in queue order: pushed from its last task to its
+     * first.  (Pushed in order, the last task of a batch would run first,
+     * and the woken tasks at the queue's head, corio__schedule_back, last.)
+     * n <= room + 1 and only this thread adds to the ring: every push
+     * fits. */
     corio__task *t = first;
-    size_t taken = 1;
+    corio__task *batch[CORIO__DEQUE_CAPACITY];
+    size_t taken = 1, nb = 0;
     corio__task *rest = first->next;
-    while (taken < n && rest != NULL) {
-        corio__task *nx = rest->next;
-        rest->next = NULL;
-        if (corio__deque_push(&w->q, rest) != 0) {
-            rest->next = nx; /* ring full after all: leave it queued */
-            break;
-        }
-        rest = nx;
+    while (taken < n && rest != NULL && nb < CORIO__DEQUE_CAPACITY) {
+        batch[nb++] = rest;
+        rest = rest->next;
         taken++;
+    }
+    for (size_t i = nb; i-- > 0;) {
+        batch[i]->next = NULL;
+        if (corio__deque_push(&w->q, batch[i]) != 0)
+            corio__panic(__func__, "no room for an injection batch", batch[i]->ctx.id);
     }
     rt->inject_head = rest;
     if (rest == NULL) rt->inject_tail = NULL;
