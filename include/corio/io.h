@@ -78,7 +78,9 @@ CORIO_API int corio_close(int fd);
 /** recv(2).  0 when the peer has shut its side down. */
 CORIO_API ssize_t corio_recv(int fd, void *buf, size_t len, int flags, int64_t timeout_ns);
 /** send(2) (MSG_NOSIGNAL is added: a closed peer gives -EPIPE, never
- *  SIGPIPE).  May send less than `len`. */
+ *  SIGPIPE).  May send less than `len`.  Tried at once without waiting
+ *  first; it waits in the ring only when the socket has no room (a send
+ *  that did not wait still yields now and then: docs/io.md, "budget"). */
 CORIO_API ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns);
 /** Send all `len` bytes (slide 182's sendall): loops over short sends.
  *  Returns len, or a negative errno; the timeout covers the whole call.
