@@ -50,6 +50,7 @@ corio__task *corio__next_local(corio__worker *w) {
         corio__task *t = fair_turn(w);
         if (t != NULL) return t;
     }
+    if (w->backlog_head != NULL) corio__runq_refill(w);
     corio__task *t = corio__runq_pop(w);
     if (t != NULL) return t;
     return corio__inject_pop(w->rt, w, CORIO__DEQUE_CAPACITY / 2);

@@ -19,15 +19,6 @@ void corio__inject_push(corio_rt *rt, corio__task *first, corio__task *last, siz
     pthread_mutex_unlock(&rt->inject_lock);
 }
 
-void corio__inject_push_front(corio_rt *rt, corio__task *t) {
-    pthread_mutex_lock(&rt->inject_lock);
-    t->next = rt->inject_head;
-    rt->inject_head = t;
-    if (rt->inject_tail == NULL) rt->inject_tail = t;
-    atomic_fetch_add_explicit(&rt->inject_len, 1, memory_order_release);
-    pthread_mutex_unlock(&rt->inject_lock);
-}
-
 corio__task *corio__inject_pop(corio_rt *rt, corio__worker *w, size_t max) {
     if (atomic_load_explicit(&rt->inject_len, memory_order_acquire) == 0) return NULL;
     pthread_mutex_lock(&rt->inject_lock);

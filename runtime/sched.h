@@ -51,6 +51,9 @@ struct corio__worker {
     /* run-next slot: filled and emptied by the owner on its hot path, taken
      * by a thief only after it waited a grace period (slot.h, steal.c) */
     corio__slot lifo;
+    /* Woken tasks that found the ring full, oldest first (owner only; see
+     * corio__schedule_back): moved to the ring's oldest end as it drains. */
+    corio__task *backlog_head, *backlog_tail;
     corio__task *handoff;      /* run this next: popped by a yield that could
                                   not switch to it directly (owner only) */
     uint64_t ring_pops;        /* tasks taken from the ring (owner only) */
@@ -160,6 +163,8 @@ void corio__runq_push_back(corio__worker *w, corio__task *t); /* oldest end */
 static inline corio__task *corio__runq_take_lifo(corio__worker *w) {
     return corio__slot_take(&w->lifo);
 }
+/* Move backlog tasks to the ring's oldest end while it has room (runq.c). */
+void corio__runq_refill(corio__worker *w);
 /* The slot, else the ring's newest. */
 static inline corio__task *corio__runq_pop(corio__worker *w) {
     corio__task *t = corio__runq_take_lifo(w);
@@ -180,9 +185,6 @@ corio__task *corio__steal_lifo(corio__worker *w);
 
 /* inject.c */
 void corio__inject_push(struct corio_rt *rt, corio__task *first, corio__task *last, size_t n);
-/* At the head: the next pop takes it first (a woken task that found its
- * worker's ring full: see corio__schedule_back). */
-void corio__inject_push_front(struct corio_rt *rt, corio__task *t);
 /* Pop up to `max` tasks; the first is returned, the rest go to w's ring. */
 corio__task *corio__inject_pop(struct corio_rt *rt, corio__worker *w, size_t max);
 
