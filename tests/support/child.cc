@@ -64,17 +64,11 @@ void Child::start(const std::vector<std::string> &argv, const char *stdin_path) 
       if (fd >= 0) close(fd);
     return;
   }
-  std::vector<char *> args;
-  for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
-  args.push_back(nullptr);
+  std::vector<char *> args = exec_args(argv);
   pid_ = fork();
   if (pid_ == 0) {
     // Only async-signal-safe calls until exec.
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGPIPE, &sa, nullptr);
-    setpgid(0, 0);  // its own group: a timeout kills what it started too
+    child_default_sigpipe_own_group();
     dup2(out[1], 1);
     dup2(err[1], 2);
     if (stdin_path == nullptr) {
@@ -168,21 +162,7 @@ Result Child::finish() {
     }
   }
   // Reap, still within the deadline.
-  for (;;) {
-    pid_t w = waitpid(pid_, &r.status, WNOHANG);
-    if (w == pid_) break;
-    if (w < 0 && errno != EINTR) {
-      ADD_FAILURE() << "waitpid: " << strerror(errno);
-      break;
-    }
-    if (r.timed_out || Clock::now() >= deadline_) {
-      r.timed_out = true;
-      kill(-pid_, SIGKILL);
-      waitpid(pid_, &r.status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(2));
-  }
+  reap_until(pid_, deadline_, &r);
   pid_ = -1;
   return r;
 }
@@ -190,6 +170,39 @@ Result Child::finish() {
 void Child::close_fd(int &fd) {
   if (fd >= 0) close(fd);
   fd = -1;
+}
+
+void reap_until(pid_t pid, Clock::time_point deadline, Result *r) {
+  for (;;) {
+    pid_t w = waitpid(pid, &r->status, WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno != EINTR) {
+      ADD_FAILURE() << "waitpid: " << strerror(errno);
+      break;
+    }
+    if (r->timed_out || Clock::now() >= deadline) {
+      r->timed_out = true;
+      kill(-pid, SIGKILL);
+      waitpid(pid, &r->status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+}
+
+std::vector<char *> exec_args(const std::vector<std::string> &argv) {
+  std::vector<char *> args;
+  for (const std::string &a : argv) args.push_back(const_cast<char *>(a.c_str()));
+  args.push_back(nullptr);
+  return args;
+}
+
+void child_default_sigpipe_own_group() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGPIPE, &sa, nullptr);
+  setpgid(0, 0);
 }
 
 Result run(const std::vector<std::string> &argv, const std::string &input) {

@@ -75,6 +75,20 @@ class Child {
   int in_ = -1, out_ = -1, err_ = -1;
 };
 
+// Reaps `pid` (status into r->status), polling until `deadline`; past it,
+// or at once when r->timed_out is already set, kills its process group,
+// reaps it and sets r->timed_out.
+void reap_until(pid_t pid, Clock::time_point deadline, Result *r);
+
+// argv as execv takes it: pointers into `argv` (which must outlive them),
+// then a null.
+std::vector<char *> exec_args(const std::vector<std::string> &argv);
+
+// For a child between fork and exec (async-signal-safe): SIGPIPE back to
+// its default disposition, and a process group of its own, so that a
+// timeout kills what it started too.
+void child_default_sigpipe_own_group();
+
 // Start argv and finish it: stdin from `input` through a pipe.
 Result run(const std::vector<std::string> &argv, const std::string &input = "");
 
