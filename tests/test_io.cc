@@ -371,14 +371,16 @@ namespace {
 
 // More tasks woken at once than a worker's ring holds (256): those that do
 // not fit wait their turn in order, none starves.  600 tasks on one worker
-// each wait 200 times for an always-ready descriptor; when the first has
-// finished, every other has had most of its turns.
+// park on one pipe; one byte makes it readable for ever and wakes them all
+// at once; each then waits 200 more times for the ready descriptor.  When
+// the first has finished, every other has had most of its turns.  (The
+// gate matters: tasks that left a sleep one by one would let the first
+// awake run all its rounds before the others woke.)
 TEST_F(Io, ManyWokenTasksOnOneWorkerAreServedInTurn) {
   Rt rt(1);
   ASSERT_EQ(0, rt.rc());
   int p[2];
   ASSERT_EQ(0, pipe(p));
-  ASSERT_EQ(1, write(p[1], "x", 1));  // readable for ever
   const int n = 600;
   const long rounds = 200;
   std::vector<std::atomic<long>> count(n);
@@ -387,23 +389,20 @@ TEST_F(Io, ManyWokenTasksOnOneWorkerAreServedInTurn) {
   struct Arg {
     std::vector<std::atomic<long>> *count;
     std::atomic<long> *min_at_first;
-    std::atomic<int> *started;
+    std::atomic<int> *parked;
     int fd, i, n;
     long rounds;
   };
   std::vector<Arg> args(n);
-  std::atomic<int> started{0};
+  std::atomic<int> parked{0};
   for (int i = 0; i < n; i++) {
-    args[i] = Arg{&count, &min_at_first, &started, p[0], i, n, rounds};
+    args[i] = Arg{&count, &min_at_first, &parked, p[0], i, n, rounds};
     corio_tid t;
     ASSERT_EQ(0, corio_rt_spawn(rt, &t, [](void *a) -> void * {
       Arg *g = static_cast<Arg *>(a);
-      // All started first (new tasks wait behind running ones, by design:
-      // the injection queue is served when the worker's queue runs dry and
-      // on every fairness turn).
-      g->started->fetch_add(1);
-      while (g->started->load() < g->n)
-        if (corio_sleep_ms(1) < 0) return V(-1);
+      g->parked->fetch_add(1);
+      // The gate: not readable until every task has come this far.
+      if (corio_poll(g->fd, POLLIN, CORIO_MS(10000)) <= 0) return V(-1);
       for (long k = 0; k < g->rounds; k++) {
         if (corio_poll(g->fd, POLLIN, CORIO_MS(10000)) <= 0) return V(-1);
         (*g->count)[g->i]++;
@@ -416,6 +415,13 @@ TEST_F(Io, ManyWokenTasksOnOneWorkerAreServedInTurn) {
     }, &args[i]));
     ids.push_back(t);
   }
+  // Every task has counted itself; the last few may still be on their way
+  // into the poll, which is fine: a poll submitted after the byte is ready
+  // at once and queues behind those woken before it.
+  for (int k = 0; k < 10000 && parked.load() < n; k++) usleep(1000);
+  ASSERT_EQ(n, parked.load());
+  usleep(20000);
+  ASSERT_EQ(1, write(p[1], "x", 1));  // readable for ever
   for (corio_tid t : ids) EXPECT_EQ(0, join(rt, t));
   // Round-robin leaves the others one or two turns behind.  (A LIFO
   // overflow starved some: they had almost none of their turns.)
