@@ -16,5 +16,6 @@
 #include "corio/task.h"
 #include "corio/io.h"
 #include "corio/net.h"
+#include "corio/sync.h"
 
 #endif
