@@ -17,5 +17,6 @@
 #include "corio/io.h"
 #include "corio/net.h"
 #include "corio/sync.h"
+#include "corio/frame.h"
 
 #endif
