@@ -111,7 +111,8 @@ __attribute__((always_inline)) static inline int resume(corio_coro *co, int code
 }
 
 /* The synchronized form: a busy coroutine is waited for (turn.c). */
-static int resume_wait(corio_coro *co, int code, void *value, void **out, int64_t timeout_ns) {
+__attribute__((always_inline)) static inline int resume_wait(corio_coro *co, int code, void *value,
+                                                             void **out, int64_t timeout_ns) {
     if (co == NULL) return -EINVAL;
     int prev;
     int r = acquire(co, &prev);
