@@ -16,5 +16,7 @@
 #include "corio/task.h"
 #include "corio/io.h"
 #include "corio/net.h"
+#include "corio/sync.h"
+#include "corio/frame.h"
 
 #endif

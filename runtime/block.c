@@ -28,6 +28,20 @@ void corio__block_suspend(void) { corio__task_suspend(CORIO__R_PARK); }
 
 void corio__block_wake(corio__task *t) { corio__task_wake(t); }
 
+void *corio__block_pin(corio__task *t) {
+    corio__worker *w = corio__thread_here()->worker;
+    corio_rt *rt = t->rt;
+    if (w != NULL && w->rt == rt) return NULL;
+    /* Cannot be refused: t is alive (it waits for the condition not yet
+     * set), so the shutdown has not passed its wait for idle and `closed`
+     * is still 0 (sched.c). */
+    return corio__rt_ext_enter(rt, false) ? rt : NULL;
+}
+
+void corio__block_unpin(void *token) {
+    if (token != NULL) corio__rt_ext_leave(token);
+}
+
 int corio__block_spend(void) {
     corio__task *t = corio__block_self();
     if (t == NULL) return 0;

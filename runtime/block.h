@@ -53,6 +53,15 @@ bool corio__block_killed(corio__task *t);
 void corio__block_suspend(void);
 /* Make a suspended or suspending task runnable (see the lifetime rule). */
 void corio__block_wake(corio__task *t);
+/* For a waker that may not be a worker of t's runtime (a plain thread, a
+ * helper thread, another runtime's worker) and whose wake lets t end: once
+ * t has seen the condition it may return, and its runtime may be shut
+ * down and freed while the waker is still inside corio__block_wake.  Pin
+ * before setting the condition, unpin after the wake: the shutdown waits
+ * for pinned wakers.  Returns the token for unpin (NULL: nothing pinned,
+ * the caller is one of t's own workers, which the shutdown joins). */
+void *corio__block_pin(corio__task *t);
+void corio__block_unpin(void *token);
 /* The cooperative budget (tokio's coop): an operation that completed
  * without suspending spends one unit of the task's turn; when the budget
  * is spent the call yields (the task runs again after the others and the

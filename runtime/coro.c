@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "corio/sync.h"
 #include "runtime/panic.h"
 
 static _Atomic uint64_t next_id = 1; /* relaxed: only uniqueness matters */
@@ -38,13 +39,13 @@ static bool in_my_chain(const corio_coro *co) {
 }
 
 __attribute__((always_inline)) static inline int acquire(corio_coro *co, int *prev) {
-    /* acquire on success: pairs with the release store that ended the last
+    /* acquire on success: pairs with the release that ended the last
      * resume, so we see the coroutine's saved context and data.  The first
      * attempt guesses SUSPENDED, the common case, and saves a load. */
     int st = CORIO_CORO_SUSPENDED;
     for (;;) {
         if (st == CORIO_CORO_FINISHED) return -EPIPE;
-        if (st == CORIO_CORO_RUNNING) return in_my_chain(co) ? -EDEADLK : -EBUSY;
+        if ((st & ~CORIO__CORO_WAITERS) == CORIO_CORO_RUNNING) return in_my_chain(co) ? -EDEADLK : -EBUSY;
         if (atomic_compare_exchange_weak_explicit(&co->state, &st, CORIO_CORO_RUNNING,
                                                   memory_order_acq_rel, memory_order_acquire))
             break;
@@ -53,22 +54,29 @@ __attribute__((always_inline)) static inline int acquire(corio_coro *co, int *pr
     return 0;
 }
 
+/* The end of a resume: store `next` (SUSPENDED or FINISHED).  A CAS, not a
+ * store: a caller of the synchronized send may have set WAITERS meanwhile,
+ * and then the coroutine goes to it (turn.c).  release: publishes the
+ * saved context and the coroutine's data to the next resumer. */
+__attribute__((always_inline)) static inline void release(corio_coro *co, int next) {
+    int st = CORIO_CORO_RUNNING;
+    if (!atomic_compare_exchange_strong_explicit(&co->state, &st, next, memory_order_release,
+                                                 memory_order_relaxed))
+        corio__turn_release(co, next);
+}
+
 static void finish(corio_coro *co, void *result) {
     corio__ctx_release(&co->ctx);
     co->transfer = result;
     co->returned = true;
-    /* release: pairs with the acquire in acquire()/corio_coro_result(). */
-    atomic_store_explicit(&co->state, CORIO_CORO_FINISHED, memory_order_release);
+    release(co, CORIO_CORO_FINISHED);
 }
 
 /* Inlined into each entry point: one call level less between the user's
- * loop and the jump is one mispredicted return less per switch. */
-__attribute__((always_inline)) static inline int resume(corio_coro *co, int code, void *value,
-                                                        void **out) {
-    if (co == NULL) return -EINVAL;
-    int prev;
-    int r = acquire(co, &prev);
-    if (r < 0) return r;
+ * loop and the jump is one mispredicted return less per switch.  The
+ * caller owns `co` (RUNNING); prev is the state it took it from. */
+__attribute__((always_inline)) static inline int resume_owned(corio_coro *co, int prev, int code,
+                                                              void *value, void **out) {
     if (prev == CORIO_CORO_CREATED && code != 0) {
         /* throw/close before the body ever ran: it ends without running. */
         finish(co, NULL);
@@ -89,9 +97,28 @@ __attribute__((always_inline)) static inline int resume(corio_coro *co, int code
         finish(co, v);
         return CORIO_FINISHED;
     }
-    /* release: publishes the saved context to the next resumer. */
-    atomic_store_explicit(&co->state, CORIO_CORO_SUSPENDED, memory_order_release);
+    release(co, CORIO_CORO_SUSPENDED);
     return CORIO_YIELDED;
+}
+
+__attribute__((always_inline)) static inline int resume(corio_coro *co, int code, void *value,
+                                                        void **out) {
+    if (co == NULL) return -EINVAL;
+    int prev;
+    int r = acquire(co, &prev);
+    if (r < 0) return r;
+    return resume_owned(co, prev, code, value, out);
+}
+
+/* The synchronized form: a busy coroutine is waited for (turn.c). */
+__attribute__((always_inline)) static inline int resume_wait(corio_coro *co, int code, void *value,
+                                                             void **out, int64_t timeout_ns) {
+    if (co == NULL) return -EINVAL;
+    int prev;
+    int r = acquire(co, &prev);
+    if (r == -EBUSY) r = corio__turn_wait(co, corio__deadline(timeout_ns), &prev);
+    if (r < 0) return r;
+    return resume_owned(co, prev, code, value, out);
 }
 
 static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_coro_opts *opts,
@@ -113,6 +140,7 @@ static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_cor
     co->arg = arg;
     co->ctx.name = opts != NULL ? opts->name : NULL;
     atomic_init(&co->state, CORIO_CORO_CREATED);
+    atomic_flag_clear(&co->turn_lock.f);
     if (prime) {
         r = resume(co, 0, NULL, NULL);
         if (r < 0) corio__panic(__func__, "priming a fresh coroutine failed", id);
@@ -157,10 +185,29 @@ CORIO__SWITCHES int corio_coro_close(corio_coro *co) {
     return r;
 }
 
+CORIO__SWITCHES int corio_coro_send_wait(corio_coro *co, void *value, void **out,
+                                          int64_t timeout_ns) {
+    return resume_wait(co, 0, value, out, timeout_ns);
+}
+
+CORIO__SWITCHES int corio_coro_throw_wait(corio_coro *co, int err, void **out,
+                                           int64_t timeout_ns) {
+    if (err >= 0 || err == -ECANCELED) return -EINVAL;
+    return resume_wait(co, err, NULL, out, timeout_ns);
+}
+
+CORIO__SWITCHES int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns) {
+    if (co == NULL) return -EINVAL;
+    int r = resume_wait(co, -ECANCELED, NULL, NULL, timeout_ns);
+    if (r == CORIO_FINISHED || r == -EPIPE) return 0;
+    if (r == CORIO_YIELDED) return -EPROTO;
+    return r;
+}
+
 int corio_coro_destroy(corio_coro *co) {
     if (co == NULL) return 0;
     int st = atomic_load_explicit(&co->state, memory_order_acquire);
-    if (st == CORIO_CORO_RUNNING) return -EBUSY;
+    if ((st & ~CORIO__CORO_WAITERS) == CORIO_CORO_RUNNING) return -EBUSY;
     int r = 0;
     if (st != CORIO_CORO_FINISHED) {
         r = corio_coro_close(co);
@@ -174,7 +221,8 @@ int corio_coro_destroy(corio_coro *co) {
 
 int corio_coro_state(const corio_coro *co) {
     if (co == NULL) return -EINVAL;
-    return atomic_load_explicit(&((corio_coro *)co)->state, memory_order_acquire);
+    return atomic_load_explicit(&((corio_coro *)co)->state, memory_order_acquire) &
+           ~CORIO__CORO_WAITERS;
 }
 
 int corio_coro_result(const corio_coro *co, void **out) {

@@ -362,11 +362,11 @@ static int join_begin(corio_rt *rt, corio_tid tid, corio__task **out, corio__wai
     return 1;
 }
 
-int corio_task_join(corio_tid tid, void **result) {
+static int task_join(corio_tid tid, void **result, bool killable) {
     corio__task *self = self_task();
     if (self == NULL) return -EPERM;
     if (tid == self->ctx.id) return -EDEADLK;
-    if (corio__state_cancelled(&self->state)) return -ECANCELED;
+    if (killable && corio__state_cancelled(&self->state)) return -ECANCELED;
     corio__waiter me = {.task = self};
     corio__task *t = NULL;
     int r = join_begin(NULL, tid, &t, &me, result);
@@ -377,7 +377,7 @@ int corio_task_join(corio_tid tid, void **result) {
         /* The struct cannot be recycled while we are registered. */
         corio__spin_lock(&t->lock);
         if (t->finished) return join_take_locked(t, result, true);
-        if (corio__state_cancelled(&self->state)) {
+        if (killable && corio__state_cancelled(&self->state)) {
             unlink_waiter(t, &me);
             t->nwaiters--;
             corio__spin_unlock(&t->lock);
@@ -385,6 +385,15 @@ int corio_task_join(corio_tid tid, void **result) {
         }
         corio__spin_unlock(&t->lock); /* spurious: wait again */
     }
+}
+
+int corio_task_join(corio_tid tid, void **result) { return task_join(tid, result, true); }
+
+/* A kill of the joiner does not end this wait (the task group's join,
+ * which must outlive its children even when its caller is killed).  The
+ * task keeps its CANCELLED bit: its next killable wait sees it. */
+int corio__task_join_unkillable(corio_tid tid, void **result) {
+    return task_join(tid, result, false);
 }
 
 int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {

@@ -115,6 +115,8 @@ void corio__idtable_each(void (*fn)(corio__task *t, void *arg), void *arg);
 void corio__task_wake(corio__task *t);
 /* Kill a task locked by the caller, not finished; unlocks it. */
 void corio__task_kill_locked(corio__task *t);
+/* corio_task_join that a kill of the joiner does not end (task groups). */
+int corio__task_join_unkillable(corio_tid tid, void **result);
 /* Give a task its stack, at its first run.  0 or -ENOMEM. */
 int corio__task_start(corio__task *t);
 /* The worker's side of a finished task: publish, wake joiners, free. */

@@ -190,15 +190,20 @@ CORIO_API int corio_coro_throw_wait(corio_coro *co, int err, void **out, int64_t
 CORIO_API int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns);
 
 /** threaded() (slides 75-85): create in *out a coroutine that forwards
- *  every value sent to it through a bounded queue of `capacity` items
- *  (0: 64) to `target`, which a new thread drives (corio_coro_send on that
- *  thread).  A send to *out returns when the item is queued: it waits while
- *  the queue is full (backpressure).  Closing *out (corio_coro_close or
- *  destroy) closes the queue, waits until the thread has sent everything
- *  queued and closed `target`, and joins the thread.  A send that the
- *  target answers with an error (it finished) ends the forwarding; the
- *  items still queued are dropped and counted, and close then returns
- *  -EPIPE.  `target` must not be used by anyone else meanwhile.
+ *  every value sent to it (and every error thrown into it, in order)
+ *  through a bounded queue of `capacity` items (0: 64) to `target`, which
+ *  a new thread drives (corio_coro_send / throw on that thread).  A send
+ *  to *out returns CORIO_YIELDED when the item is queued (*out = NULL); it
+ *  waits while the queue is full (backpressure); a task killed while it
+ *  waits gets *out = (void *)(intptr_t)-ECANCELED and its item is not
+ *  queued.  Closing *out (corio_coro_close or destroy) closes the queue,
+ *  waits until the thread has sent everything queued and closed `target`,
+ *  and joins the thread.  When the target finishes (or refuses a send)
+ *  the forwarding ends and later items are dropped and counted; the next
+ *  send to *out then finishes the bridge: it returns CORIO_FINISHED with
+ *  *out = (void *)(uintptr_t)dropped (the same value is the bridge's
+ *  corio_coro_result), and sends after it get -EPIPE.  `target` must not
+ *  be used by anyone else meanwhile.
  *  Errors: -EINVAL, -ENOMEM, -EAGAIN (no thread). */
 CORIO_API int corio_threaded(corio_coro **out, corio_coro *target, size_t capacity);
 

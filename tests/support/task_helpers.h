@@ -211,6 +211,13 @@ class TaskBase : public ::testing::Test {
     EXPECT_EQ(0, r);
     return res;
   }
+  // The task's result, or the join's error: a task killed before it ever
+  // ran is joined with -ECANCELED (its body never ran).
+  static intptr_t join_or_error(corio_rt *rt, corio_tid t) {
+    void *res = nullptr;
+    int r = corio_rt_join(rt, t, &res);
+    return r < 0 ? r : I(res);
+  }
   intptr_t join(corio_rt *rt, corio_tid t) {
     void *res = V(-999);
     int r = corio_rt_join(rt, t, &res);

@@ -1,0 +1,142 @@
+/* runtime/wait.c - blocking and waking one waiter (wait.h). */
+#define _GNU_SOURCE 1
+#include "runtime/wait.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/block.h"
+#include "runtime/timer.h"
+
+/* A plain thread sleeps on the futex of its wait's own `done` word: it
+ * sleeps only while done is still 0, so a wake between its check and its
+ * sleep is never lost.  The waker's FUTEX_WAKE comes after the store, when
+ * the waiter may have returned and its stack been reused or unmapped: a
+ * wake of an address nobody waits on does nothing, one of an address that
+ * another futex user now waits on is a spurious wake-up for it (which
+ * every futex user absorbs), and one of an unmapped address fails with
+ * EFAULT.  No thread-owned word is touched after the wait ends (a
+ * per-thread word would be freed with the thread's TLS if it exited). */
+
+int64_t corio__now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t corio__deadline(int64_t timeout_ns) {
+    if (timeout_ns < 0) return -1;
+    int64_t now = corio__now_ns();
+    return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+struct timespec corio__timespec(int64_t ns) {
+    return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+}
+
+void corio__cond_init_monotonic(void *cond) {
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &a);
+    pthread_condattr_destroy(&a);
+}
+
+void corio__wait_init(corio__wait *w) {
+    atomic_init(&w->state, 0);
+    atomic_init(&w->done, 0);
+    w->task = corio__block_self();
+}
+
+void corio__wait_done(corio__wait *w) {
+    /* Read before the release store: afterwards the wait may be gone. */
+    corio__task *t = w->task;
+    if (t != NULL) {
+        /* Once done is set the task may end and its runtime be shut down
+         * while we are inside the wake: pin it (block.h). */
+        void *pin = corio__block_pin(t);
+        atomic_store_explicit(&w->done, 1, memory_order_release);
+        corio__block_wake(t);
+        corio__block_unpin(pin);
+        return;
+    }
+    atomic_store_explicit(&w->done, 1, memory_order_release);
+    syscall(SYS_futex, &w->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static bool is_done(corio__wait *w) {
+    return atomic_load_explicit(&w->done, memory_order_acquire) != 0;
+}
+
+static int thread_block(corio__wait *w, int64_t deadline) {
+    while (!is_done(w)) {
+        struct timespec ts, *tsp = NULL;
+        if (deadline >= 0 && !corio__wait_decided(w)) {
+            if (corio__now_ns() >= deadline) {
+                if (corio__wait_decide(w, -ETIMEDOUT)) return -ETIMEDOUT;
+                continue; /* claimed meanwhile: wait for done */
+            }
+            ts = corio__timespec(deadline);
+            tsp = &ts;
+        }
+        /* Sleeps only while done is 0.  FUTEX_WAIT_BITSET takes an
+         * absolute CLOCK_MONOTONIC time. */
+        syscall(SYS_futex, &w->done, FUTEX_WAIT_BITSET_PRIVATE, 0, tsp, NULL,
+                FUTEX_BITSET_MATCH_ANY);
+    }
+    return atomic_load_explicit(&w->state, memory_order_acquire);
+}
+
+static int task_block(corio__wait *w, int64_t deadline, bool killable) {
+    corio__timer tm;
+    tm.idx = UINT32_MAX;
+    bool armed = false;
+    if (deadline >= 0) {
+        int r = corio__timer_arm(&tm, w, deadline);
+        if (r < 0) {
+            if (corio__wait_decide(w, r)) return r;
+        } else {
+            armed = true;
+        }
+    }
+    while (!is_done(w)) {
+        if (killable && corio__block_killed(w->task) && corio__wait_decide(w, -ECANCELED)) {
+            atomic_store_explicit(&w->done, 1, memory_order_relaxed); /* our own */
+            break;
+        }
+        corio__block_suspend();
+    }
+    /* After this the timer thread never touches tm or w again. */
+    if (armed) corio__timer_disarm(&tm);
+    return atomic_load_explicit(&w->state, memory_order_acquire);
+}
+
+int corio__wait_block(corio__wait *w, int64_t deadline_ns, bool killable) {
+    if (w->task == NULL) return thread_block(w, deadline_ns);
+    return task_block(w, deadline_ns, killable);
+}
+
+corio__wnode *corio__waitq_peek(corio__waitq *q) {
+    for (corio__wnode *n = q->head; n != NULL;) {
+        corio__wnode *next = n->next;
+        if (!corio__wait_decided(n->wait)) return n;
+        corio__waitq_remove(q, n);
+        n = next;
+    }
+    return NULL;
+}
+
+corio__wnode *corio__waitq_claim(corio__waitq *q) {
+    for (;;) {
+        corio__wnode *n = corio__waitq_peek(q);
+        if (n == NULL) return NULL;
+        corio__waitq_remove(q, n);
+        if (corio__wait_decide(n->wait, n->value)) return n;
+        /* Decided elsewhere between the peek and the CAS: next one. */
+    }
+}
