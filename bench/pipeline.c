@@ -7,6 +7,13 @@
  *             a function pointer, forwarding to a null handler struct, every
  *             call made through the pointer.
  *   direct    plain calls: grep(pattern, line) calls null(line).
+ *   python    the slide itself: bench/py/pipeline_send.py, generator
+ *             coroutines in Python 3, timed the same way (thread CPU time,
+ *             a warm-up, the median of --runs runs of --iters sends) by
+ *             the python3 that bench/run finds (CORIO_BENCH_PYTHON; empty
+ *             leaves the row out; default python3).  The script is looked
+ *             for in CORIO_BENCH_PY_DIR, by default bench/py of the source
+ *             tree.
  *
  * All three match with strstr and count the lines reaching null in the same
  * volatile counter, which is checked after each run.  Nothing else is done
@@ -15,12 +22,20 @@
  * extra work.
  *
  * Case "send": ns per send, the median of --runs runs of --iters sends;
- * extra keys "total_ms" (the --iters sends) and "vs_direct" (ratio). */
+ * extra keys "total_ms" (the --iters sends) and "vs_direct" (ratio), and on
+ * the python row "vs_corio" (python's time over corio's). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 #include "corio/coro.h"
+#include "spawn.h"
+
+#ifndef CORIO_BENCH_PY_DIR
+#define CORIO_BENCH_PY_DIR "bench/py"
+#endif
 
 #if defined(__clang__)
 #define NOINLINE __attribute__((noinline))
@@ -142,6 +157,39 @@ static double run_direct(long iters) {
     return (double)(t1 - t0) / (double)iters;
 }
 
+/* ---- python ---------------------------------------------------------- */
+
+/* ns per send of pipeline_send.py, or a negative value when there is no
+ * python3 (said on stderr; the row is left out). */
+static double run_python(const bench_opts *o) {
+    const char *python = getenv("CORIO_BENCH_PYTHON");
+    if (python == NULL) python = "python3";
+    if (*python == '\0') {
+        fprintf(stderr, "pipeline: no python3: the python row is left out\n");
+        return -1;
+    }
+    const char *dir = getenv("CORIO_BENCH_PY_DIR");
+    char script[4096], runs[24], iters[24], out[4200];
+    snprintf(script, sizeof script, "%s/pipeline_send.py", dir != NULL ? dir : CORIO_BENCH_PY_DIR);
+    snprintf(runs, sizeof runs, "%d", o->runs);
+    snprintf(iters, sizeof iters, "%ld", o->iters);
+    /* -B: no __pycache__ written into the source tree */
+    char *argv[] = {(char *)python, "-B", script, "--runs", runs, "--iters", iters, NULL};
+    if (bench_temp_file("pipeline-py", out, sizeof out) < 0) bench_fail("temporary file");
+    bench_child c;
+    int r = bench_spawn(argv, out, NULL, &c);
+    char *text = r == 0 && bench_exited_with(&c, 0) ? bench_slurp(out, NULL) : NULL;
+    unlink(out);
+    double ns = text != NULL ? strtod(text, NULL) : 0;
+    free(text);
+    if (ns <= 0) {
+        fprintf(stderr, "pipeline: %s %s did not run: the python row is left out\n", python,
+                script);
+        return -1;
+    }
+    return ns;
+}
+
 /* ---- driver --------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -151,28 +199,33 @@ int main(int argc, char **argv) {
         bench_run_fn fn;
     } impls[] = {{"corio", run_corio}, {"callback", run_callback}, {"direct", run_direct}};
     enum { N = sizeof impls / sizeof impls[0] };
-    double ns[N];
+    double ns[N + 1];
     for (int i = 0; i < N; i++) ns[i] = bench_measure(impls[i].fn, &o);
     double direct = ns[N - 1];
+    ns[N] = run_python(&o);
+    int nrows = ns[N] > 0 ? N + 1 : N;
 
-    bench_row rows[N];
-    for (int i = 0; i < N; i++) {
-        rows[i] = (bench_row){.case_name = "send", .impl = impls[i].impl, .value = ns[i],
-                              .unit = "ns", .better = "lower"};
+    bench_row rows[N + 1];
+    for (int i = 0; i < nrows; i++) {
+        rows[i] = (bench_row){.case_name = "send", .impl = i < N ? impls[i].impl : "python",
+                              .value = ns[i], .unit = "ns", .better = "lower"};
         bench_row_extra(&rows[i], "total_ms", ns[i] * (double)o.iters / 1e6);
         bench_row_extra(&rows[i], "vs_direct", ns[i] / direct);
     }
+    if (nrows > N) bench_row_extra(&rows[N], "vs_corio", ns[N] / ns[0]);
     if (o.json) {
-        bench_json("pipeline", rows, N);
+        bench_json("pipeline", rows, (size_t)nrows);
         return 0;
     }
     char what[128];
     snprintf(what, sizeof what, "\"%s\" -> grep(\"%s\") -> null, ns per send", LINE, PATTERN);
     bench_header("pipeline", what, &o);
     printf("%-6s %-9s %10s %12s %10s\n", "case", "impl", "ns/send", "total ms", "vs direct");
-    for (int i = 0; i < N; i++)
-        printf("%-6s %-9s %10.2f %12.2f %9.2fx\n", "send", impls[i].impl, ns[i],
+    for (int i = 0; i < nrows; i++)
+        printf("%-6s %-9s %10.2f %12.2f %9.2fx\n", "send", rows[i].impl, ns[i],
                ns[i] * (double)o.iters / 1e6, ns[i] / direct);
+    if (nrows > N) printf("\npython / corio: %.2fx (python %.2f ns per send, corio %.2f)\n",
+                          ns[N] / ns[0], ns[N], ns[0]);
     /* 20 ms per 1M sends is 20 ns per send. */
     printf("\ntotal ms = %ld sends; target: corio under 20 ms per 1M sends (%s)\n", o.iters,
            ns[0] < 20.0 ? "met" : "NOT met");
