@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "corio/sync.h"
+#include "runtime/asym.h"
 #include "runtime/panic.h"
 
 static _Atomic uint64_t next_id = 1; /* relaxed: only uniqueness matters */
@@ -45,7 +46,7 @@ __attribute__((always_inline)) static inline int acquire(corio_coro *co, int *pr
     int st = CORIO_CORO_SUSPENDED;
     for (;;) {
         if (st == CORIO_CORO_FINISHED) return -EPIPE;
-        if ((st & ~CORIO__CORO_WAITERS) == CORIO_CORO_RUNNING) return in_my_chain(co) ? -EDEADLK : -EBUSY;
+        if (st == CORIO_CORO_RUNNING) return in_my_chain(co) ? -EDEADLK : -EBUSY;
         if (atomic_compare_exchange_weak_explicit(&co->state, &st, CORIO_CORO_RUNNING,
                                                   memory_order_acq_rel, memory_order_acquire))
             break;
@@ -54,15 +55,24 @@ __attribute__((always_inline)) static inline int acquire(corio_coro *co, int *pr
     return 0;
 }
 
-/* The end of a resume: store `next` (SUSPENDED or FINISHED).  A CAS, not a
- * store: a caller of the synchronized send may have set WAITERS meanwhile,
- * and then the coroutine goes to it (turn.c).  release: publishes the
- * saved context and the coroutine's data to the next resumer. */
+/* The end of a resume: store `next` (SUSPENDED or FINISHED).  release:
+ * publishes the saved context and the coroutine's data to the next
+ * resumer.  Then the light side of an asymmetric Dekker pair with the
+ * synchronized send's waiters (turn.c, runtime/asym.h): a waiter stores
+ * `waiters` and then loads `state` behind a membarrier; the light fence
+ * (a compiler barrier) and this load make sure that either the waiter
+ * sees our store (and takes the coroutine itself) or we see its flag (and
+ * hand the coroutine to the first waiter).  The uncontended cost over a
+ * plain store is this one load, never a locked instruction.
+ *
+ * The load reads the coroutine after it was given back: callers must not
+ * destroy a coroutine while a call on it is still in progress (they may
+ * once every call has returned), documented in corio/coro.h. */
 __attribute__((always_inline)) static inline void release(corio_coro *co, int next) {
-    int st = CORIO_CORO_RUNNING;
-    if (!atomic_compare_exchange_strong_explicit(&co->state, &st, next, memory_order_release,
-                                                 memory_order_relaxed))
-        corio__turn_release(co, next);
+    atomic_store_explicit(&co->state, next, memory_order_release);
+    corio__asym_light();
+    if (__builtin_expect(atomic_load_explicit(&co->waiters, memory_order_relaxed) != 0, 0))
+        corio__turn_kick(co);
 }
 
 static void finish(corio_coro *co, void *result) {
@@ -115,7 +125,13 @@ __attribute__((always_inline)) static inline int resume_wait(corio_coro *co, int
                                                              void **out, int64_t timeout_ns) {
     if (co == NULL) return -EINVAL;
     int prev;
-    int r = acquire(co, &prev);
+    /* Callers queued: take a place behind them, never overtake (relaxed:
+     * a flag set concurrently is an arrival at the same time). */
+    int r;
+    if (atomic_load_explicit(&co->waiters, memory_order_relaxed) != 0)
+        r = in_my_chain(co) ? -EDEADLK : -EBUSY; /* slide 91's cycle first */
+    else
+        r = acquire(co, &prev);
     if (r == -EBUSY) r = corio__turn_wait(co, corio__deadline(timeout_ns), &prev);
     if (r < 0) return r;
     return resume_owned(co, prev, code, value, out);
@@ -141,6 +157,11 @@ static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_cor
     co->ctx.name = opts != NULL ? opts->name : NULL;
     atomic_init(&co->state, CORIO_CORO_CREATED);
     atomic_flag_clear(&co->turn_lock.f);
+    atomic_init(&co->waiters, 0);
+    /* The light side of release() is a compiler barrier only once
+     * membarrier is registered (else a full fence): register it before
+     * the first coroutine exists (once per process). */
+    corio__asym_init();
     if (prime) {
         r = resume(co, 0, NULL, NULL);
         if (r < 0) corio__panic(__func__, "priming a fresh coroutine failed", id);
@@ -207,7 +228,7 @@ CORIO__SWITCHES int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns) {
 int corio_coro_destroy(corio_coro *co) {
     if (co == NULL) return 0;
     int st = atomic_load_explicit(&co->state, memory_order_acquire);
-    if ((st & ~CORIO__CORO_WAITERS) == CORIO_CORO_RUNNING) return -EBUSY;
+    if (st == CORIO_CORO_RUNNING) return -EBUSY;
     int r = 0;
     if (st != CORIO_CORO_FINISHED) {
         r = corio_coro_close(co);
@@ -221,8 +242,7 @@ int corio_coro_destroy(corio_coro *co) {
 
 int corio_coro_state(const corio_coro *co) {
     if (co == NULL) return -EINVAL;
-    return atomic_load_explicit(&((corio_coro *)co)->state, memory_order_acquire) &
-           ~CORIO__CORO_WAITERS;
+    return atomic_load_explicit(&((corio_coro *)co)->state, memory_order_acquire);
 }
 
 int corio_coro_result(const corio_coro *co, void **out) {

@@ -11,12 +11,6 @@
 #include "runtime/spin.h"
 #include "runtime/wait.h"
 
-/* Added to RUNNING in `state` while callers wait their turn (turn.c).  It
- * is set only together with RUNNING: a resumer that ends its resume with
- * the flag set hands the coroutine to the first waiter instead of storing
- * SUSPENDED, so SUSPENDED never coexists with waiters. */
-#define CORIO__CORO_WAITERS 4
-
 struct corio_coro {
     corio__ctx ctx;          /* must stay first: ctx <-> coro by cast */
     /* enum corio_coro_state.  Acquire/release: the CAS that takes a
@@ -31,21 +25,24 @@ struct corio_coro {
     int code;                /* what the pending yield returns */
     bool returned;           /* set by the body's exit, read by the resumer */
     /* The synchronized send's queue of callers waiting their turn, in
-     * arrival order, and the lock that guards it with the WAITERS flag. */
+     * arrival order, and the lock that guards it; `waiters` is 1 while
+     * the queue is not empty (written under turn_lock, read by release()
+     * without it: turn.c). */
     corio__spin turn_lock;
     corio__waitq turn_q;
+    _Atomic int waiters;
 };
 
 /* Wait values of the turn queue's waiters. */
 enum { CORIO__TURN_OWNED = 1, CORIO__TURN_FINISHED = 2 };
 
 /* turn.c: the slow paths of the synchronized send. */
-/* `co` was found RUNNING (not on the caller's chain): queue for its turn.
- * Returns 0 once the caller owns it (RUNNING, taken over from the last
- * resumer), -EPIPE if it finished meanwhile, or the wait's error. */
+/* `co` was found busy (RUNNING, not on the caller's chain, or callers are
+ * queued): queue for its turn.  Returns 0 once the caller owns it
+ * (RUNNING), -EPIPE if it finished meanwhile, or the wait's error. */
 int corio__turn_wait(corio_coro *co, int64_t deadline, int *prev);
-/* A resume ends with `next` (SUSPENDED or FINISHED) and the WAITERS flag
- * was set: hand the coroutine over (or, finished, tell every waiter). */
-void corio__turn_release(corio_coro *co, int next);
+/* A resume gave `co` back and saw `waiters`: hand it to the first waiter
+ * (or, finished, tell every waiter). */
+void corio__turn_kick(corio_coro *co);
 
 #endif

@@ -1,35 +1,50 @@
 /* runtime/turn.c - the synchronized send's slow paths: callers that find a
  * coroutine busy wait their turn in arrival order (seed slide 90).
  *
- * The fast path (coro.c) is the plain send's: one CAS to take the
- * coroutine, one CAS to give it back.  Only when that give-back CAS fails
- * does a resumer come here, and it fails only because a waiter set
- * CORIO__CORO_WAITERS (under turn_lock, while the coroutine was RUNNING).
+ * The fast path (coro.c) is the plain send's: a CAS takes the coroutine,
+ * a release store gives it back, and then one relaxed load of `waiters`
+ * behind a compiler barrier.  Waiters and resumers meet in an asymmetric
+ * Dekker pair (runtime/asym.h):
  *
- * Hand-over: the resumer takes turn_lock, claims the first waiter still
- * waiting (wait.h) and leaves the state RUNNING (with WAITERS if more are
- * queued): ownership passes from the resumer to that waiter without the
- * coroutine ever being SUSPENDED, so no late-comer (plain send or another
- * synchronized one) can overtake the queue.  The waiter's wait is decided
- * under the lock; its done-store (release) publishes the resumer's saved
- * context of the coroutine, as the release CAS of the fast path does.
- * When every queued waiter has gone (timed out, killed), the state becomes
- * SUSPENDED after all.  A coroutine that finished tells every waiter
- * (they return -EPIPE, as a send to a finished coroutine does). */
+ *   waiter (here, under turn_lock)        resumer (coro.c release())
+ *   ------------------------------        --------------------------
+ *   queue its node; waiters = 1           state = SUSPENDED (release)
+ *   corio__asym_heavy()  (membarrier)     corio__asym_light() (barrier)
+ *   load state                            load waiters
+ *
+ * At least one side sees the other's store.  If the waiter sees the
+ * coroutine free and is first in the queue, it takes it itself (CAS);
+ * otherwise it blocks, and then the resumer has seen `waiters` (or an
+ * earlier waiter's, by the same argument applied to it) and calls
+ * corio__turn_kick, which takes the coroutine back (CAS SUSPENDED ->
+ * RUNNING) on behalf of the first waiter and hands it over.  The kick
+ * needs turn_lock, which the checking waiter holds, so the two never race
+ * on the queue.  A plain (unsynchronized) send can slip into the short
+ * window between a resumer's store and its kick; the kick's CAS then
+ * fails and that sender's own release kicks instead.  Synchronized callers
+ * never overtake: they check `waiters` before trying the coroutine.
+ *
+ * `waiters` is 1 exactly while the queue is not empty, written under
+ * turn_lock.  Ownership handed over by a kick is published by the kick's
+ * acquire CAS (it sees the last resumer's saved context) and the waiter's
+ * `done` (release/acquire, wait.h). */
 #include "runtime/coro.h"
 
 #include <errno.h>
 
-/* Unlink `n` and, if the queue is empty now, drop the WAITERS flag (the
- * state is RUNNING|WAITERS: only an owner's release, which takes this
- * lock, changes it otherwise).  Under turn_lock. */
+#include "runtime/asym.h"
+
+/* Under turn_lock: keep `waiters` equal to "the queue is not empty".
+ * relaxed: the lock orders it for the other waiters; resumers pair with it
+ * through the asymmetric fence. */
+static void sync_flag(corio_coro *co) {
+    atomic_store_explicit(&co->waiters, corio__waitq_empty(&co->turn_q) ? 0 : 1,
+                          memory_order_relaxed);
+}
+
 static void leave_queue(corio_coro *co, corio__wnode *n) {
     corio__waitq_remove(&co->turn_q, n);
-    if (corio__waitq_empty(&co->turn_q)) {
-        int st = CORIO_CORO_RUNNING | CORIO__CORO_WAITERS;
-        atomic_compare_exchange_strong_explicit(&co->state, &st, CORIO_CORO_RUNNING,
-                                                memory_order_relaxed, memory_order_relaxed);
-    }
+    sync_flag(co);
 }
 
 int corio__turn_wait(corio_coro *co, int64_t deadline, int *prev) {
@@ -37,40 +52,34 @@ int corio__turn_wait(corio_coro *co, int64_t deadline, int *prev) {
     corio__wait_init(&w);
     corio__wnode n = {.wait = &w, .value = CORIO__TURN_OWNED};
     corio__spin_lock(&co->turn_lock);
-    int st = atomic_load_explicit(&co->state, memory_order_acquire);
+    corio__waitq_push(&co->turn_q, &n);
+    sync_flag(co);
+    corio__asym_heavy();
     for (;;) {
+        int st = atomic_load_explicit(&co->state, memory_order_acquire);
         if (st == CORIO_CORO_FINISHED) {
+            leave_queue(co, &n);
             corio__spin_unlock(&co->turn_lock);
             return -EPIPE;
         }
-        if (st == CORIO_CORO_CREATED || st == CORIO_CORO_SUSPENDED) {
-            /* Given back while we took the lock (no waiters, so we are
-             * first in line): take it.  acquire: as coro.c's acquire(). */
-            if (atomic_compare_exchange_weak_explicit(&co->state, &st, CORIO_CORO_RUNNING,
-                                                      memory_order_acq_rel,
-                                                      memory_order_acquire)) {
-                corio__spin_unlock(&co->turn_lock);
-                *prev = st;
-                return 0;
-            }
-            continue;
+        if (st == CORIO_CORO_RUNNING || corio__waitq_peek(&co->turn_q) != &n) break;
+        /* Free and we are first: take it.  acquire: as coro.c's acquire(). */
+        if (atomic_compare_exchange_strong_explicit(&co->state, &st, CORIO_CORO_RUNNING,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            leave_queue(co, &n);
+            corio__spin_unlock(&co->turn_lock);
+            *prev = st;
+            return 0;
         }
-        if (st == (CORIO_CORO_RUNNING | CORIO__CORO_WAITERS)) break;
-        /* RUNNING without the flag: set it; the owner's give-back CAS will
-         * then fail and bring it here.  relaxed: the lock orders the queue;
-         * the owner reads the flag only through its CAS and then the lock. */
-        if (atomic_compare_exchange_weak_explicit(&co->state, &st,
-                                                  CORIO_CORO_RUNNING | CORIO__CORO_WAITERS,
-                                                  memory_order_relaxed, memory_order_relaxed))
-            break;
+        /* Taken meanwhile (a plain send): look again. */
     }
-    if (deadline == 0 || (deadline > 0 && corio__now_ns() >= deadline)) {
-        /* timeout 0: only try (a deadline already passed is the same). */
+    if (deadline >= 0 && corio__now_ns() >= deadline) {
+        /* timeout 0 only tries; a deadline already passed is the same. */
         leave_queue(co, &n);
         corio__spin_unlock(&co->turn_lock);
         return -ETIMEDOUT;
     }
-    corio__waitq_push(&co->turn_q, &n);
     corio__spin_unlock(&co->turn_lock);
 
     int r = corio__wait_block(&w, deadline, true);
@@ -86,29 +95,44 @@ int corio__turn_wait(corio_coro *co, int64_t deadline, int *prev) {
     return r;
 }
 
-void corio__turn_release(corio_coro *co, int next) {
-    corio__spin_lock(&co->turn_lock);
-    if (next == CORIO_CORO_FINISHED) {
-        /* release: the result, for corio_coro_result and late callers. */
-        atomic_store_explicit(&co->state, CORIO_CORO_FINISHED, memory_order_release);
-        corio__wnode *n;
-        while ((n = corio__waitq_peek(&co->turn_q)) != NULL) {
-            corio__waitq_remove(&co->turn_q, n);
-            if (corio__wait_decide(n->wait, CORIO__TURN_FINISHED)) corio__wait_done(n->wait);
+void corio__turn_kick(corio_coro *co) {
+    corio__wait *finished[64];
+    for (;;) {
+        size_t nf = 0;
+        corio__spin_lock(&co->turn_lock);
+        int st = CORIO_CORO_SUSPENDED;
+        if (atomic_compare_exchange_strong_explicit(&co->state, &st, CORIO_CORO_RUNNING,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire)) {
+            /* Ours, on behalf of the first waiter still waiting. */
+            corio__wnode *n = corio__waitq_claim(&co->turn_q);
+            sync_flag(co);
+            if (n == NULL) {
+                /* Every waiter left meanwhile: free after all (no new one
+                 * can queue while we hold the lock).  release: as coro.c. */
+                atomic_store_explicit(&co->state, CORIO_CORO_SUSPENDED, memory_order_release);
+                corio__spin_unlock(&co->turn_lock);
+                return;
+            }
+            corio__spin_unlock(&co->turn_lock);
+            corio__wait_done(n->wait); /* release: the new owner's context */
+            return;
         }
+        if (st != CORIO_CORO_FINISHED) {
+            /* RUNNING: someone took it; their give-back kicks again. */
+            corio__spin_unlock(&co->turn_lock);
+            return;
+        }
+        /* Finished: every waiter gets -EPIPE (woken after the unlock, in
+         * batches). */
+        corio__wnode *n;
+        while (nf < 64 && (n = corio__waitq_peek(&co->turn_q)) != NULL) {
+            corio__waitq_remove(&co->turn_q, n);
+            if (corio__wait_decide(n->wait, CORIO__TURN_FINISHED)) finished[nf++] = n->wait;
+        }
+        sync_flag(co);
         corio__spin_unlock(&co->turn_lock);
-        return;
+        for (size_t i = 0; i < nf; i++) corio__wait_done(finished[i]);
+        if (nf < 64) return;
     }
-    corio__wnode *n = corio__waitq_claim(&co->turn_q);
-    if (n == NULL) {
-        /* Everyone left: suspended after all.  release: as the fast path. */
-        atomic_store_explicit(&co->state, CORIO_CORO_SUSPENDED, memory_order_release);
-        corio__spin_unlock(&co->turn_lock);
-        return;
-    }
-    if (corio__waitq_empty(&co->turn_q))
-        atomic_store_explicit(&co->state, CORIO_CORO_RUNNING, memory_order_relaxed);
-    corio__spin_unlock(&co->turn_lock);
-    /* release (done): the new owner sees the coroutine's saved context. */
-    corio__wait_done(n->wait);
 }

@@ -194,6 +194,29 @@ TEST_F(SyncSend, ManyThreadsAndTasksIntoOneTargetEachItemOnce) {
   EXPECT_EQ(0, corio_coro_destroy(co));
 }
 
+// The hand-over race in tight rounds: two plain threads send into one
+// coroutine as fast as they can.  A waiter that queues just as the owner
+// gives the coroutine back must be seen by one of the two (the
+// asymmetric Dekker pair of runtime/turn.c): a miss leaves it asleep with
+// the coroutine free, and the watchdog names the hang.
+TEST_F(SyncSend, TwoThreadsInTightRoundsNeverStrandAWaiter) {
+  Sink s;
+  corio_coro *co;
+  ASSERT_EQ(0, corio_coro_create(&co, sink_body, &s, nullptr));
+  const long per = scaled(300000, 20000);
+  std::atomic<long> failed{0};
+  auto sender = [&](long base) {
+    for (long i = 0; i < per; i++)
+      if (corio_coro_send_wait(co, V(base + i), nullptr, CORIO_FOREVER) != CORIO_YIELDED) failed++;
+  };
+  std::thread a(sender, 1), b(sender, 1 + per);
+  a.join();
+  b.join();
+  EXPECT_EQ(0, failed.load());
+  EXPECT_EQ(size_t(2 * per), s.got.size());
+  EXPECT_EQ(0, corio_coro_destroy(co));
+}
+
 // A holder keeps the target busy (its task sleeps inside it); senders that
 // arrive one after the other are served in that order; close and throw
 // queue like sends.

@@ -110,7 +110,10 @@ CORIO_API int corio_coro_throw(corio_coro *co, int err, void **out);
  *  suspended at that new yield), and -EBUSY / -EDEADLK / -EINVAL as send. */
 CORIO_API int corio_coro_close(corio_coro *co);
 
-/** Destroy `co`, closing it first if it is suspended.  The stack is freed
+/** Destroy `co`, closing it first if it is suspended.  No other call on
+ *  `co` may still be in progress (one that has not returned yet, even if
+ *  its effect is already visible, e.g. the body has finished): the
+ *  returning call still reads the coroutine's state.   The stack is freed
  *  even when the body refuses to close (its frames are abandoned without
  *  unwinding, like a longjmp past them); the error of close is returned
  *  then.  A NULL `co` is ignored (returns 0).  Destroying a RUNNING
