@@ -2,7 +2,7 @@
 # Build the Go peers of the benchmarks, offline.
 #
 #   bench/go/build.sh OUTDIR      -> OUTDIR/sched (sched.go), OUTDIR/echo (echo.go),
-#                                    OUTDIR/timers (timers.go)
+#                                    OUTDIR/timers (timers.go), OUTDIR/chan (chan.go)
 #
 # Standard library only: modules and the module proxy are switched off, so
 # no network access is needed. The build cache lives under <repo>/build
@@ -32,3 +32,4 @@ cd "$here"
 go build -o "$out/sched" sched.go
 go build -o "$out/echo" echo.go
 go build -o "$out/timers" timers.go
+go build -o "$out/chan" chan.go
