@@ -1,5 +1,6 @@
-/* io/ops.c - the public I/O calls (corio/io.h): each prepares one SQE on
- * the calling task's ring and waits for it with the protocol of op.h. */
+/* io/ops.c - the public I/O calls (corio/io.h): each builds a request and
+ * hands it to the backend of the calling task's worker (io/backend.h);
+ * the loops over short transfers (send_all, recv_all) sit on top. */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
@@ -9,132 +10,97 @@
 #include <time.h>
 
 #include "corio/io.h"
-#include "io/op.h"
-#include "runtime/block.h"
+#include "io/backend.h"
 
-/* The kernel moves at most this much in one read or write (MAX_RW_COUNT);
- * the SQE's length field is 32 bits. */
-#define RW_MAX 0x7ffff000u
+/* Hand `rq` to the backend of the worker the task runs on now: -EPERM
+ * outside a task, -ENOTSUP on a runtime without I/O. */
+static ssize_t run(const corio__io_req *rq, int64_t timeout_ns) {
+    void *p;
+    const corio__io_backend *b = corio__io_current(&p);
+    if (b == NULL) return p == NULL ? -EPERM : -ENOTSUP;
+    return b->run(p, rq, timeout_ns);
+}
 
-static unsigned rw_len(size_t len) { return len > RW_MAX ? RW_MAX : (unsigned)len; }
-
-/* BEGIN(timeout): declares `op` and `sqe`, returns the error if the
- * operation cannot start. */
-#define BEGIN(timeout)                                                   \
-    corio__op op;                                                        \
-    int err_;                                                            \
-    struct io_uring_sqe *sqe = corio__op_begin(&op, (timeout), &err_);   \
-    if (sqe == NULL) return err_
+static ssize_t rw(corio__io_kind kind, int fd, void *buf, size_t len, int64_t off,
+                  int64_t timeout_ns) {
+    corio__io_req rq = {.kind = kind, .fd = fd, .buf = buf, .len = len, .off = off};
+    return run(&rq, timeout_ns);
+}
 
 ssize_t corio_read(int fd, void *buf, size_t len, int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_read(sqe, fd, buf, rw_len(len), (uint64_t)-1);
-    return corio__op_wait(&op);
+    return rw(CORIO__IO_READ, fd, buf, len, -1, timeout_ns);
 }
 
 ssize_t corio_pread(int fd, void *buf, size_t len, uint64_t off, int64_t timeout_ns) {
     if ((int64_t)off < 0) return -EINVAL;
-    BEGIN(timeout_ns);
-    io_uring_prep_read(sqe, fd, buf, rw_len(len), off);
-    return corio__op_wait(&op);
+    return rw(CORIO__IO_READ, fd, buf, len, (int64_t)off, timeout_ns);
 }
 
 ssize_t corio_write(int fd, const void *buf, size_t len, int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_write(sqe, fd, buf, rw_len(len), (uint64_t)-1);
-    return corio__op_wait(&op);
+    return rw(CORIO__IO_WRITE, fd, (void *)buf, len, -1, timeout_ns);
 }
 
 ssize_t corio_pwrite(int fd, const void *buf, size_t len, uint64_t off, int64_t timeout_ns) {
     if ((int64_t)off < 0) return -EINVAL;
-    BEGIN(timeout_ns);
-    io_uring_prep_write(sqe, fd, buf, rw_len(len), off);
-    return corio__op_wait(&op);
+    return rw(CORIO__IO_WRITE, fd, (void *)buf, len, (int64_t)off, timeout_ns);
+}
+
+static ssize_t rwv(corio__io_kind kind, int fd, const struct iovec *iov, int iovcnt, int64_t off,
+                   int64_t timeout_ns) {
+    if (iovcnt < 0 || iovcnt > IOV_MAX) return -EINVAL;
+    corio__io_req rq = {.kind = kind, .fd = fd, .iov = iov, .iovcnt = iovcnt,
+                        .off = off < 0 ? -1 : off};
+    return run(&rq, timeout_ns);
 }
 
 ssize_t corio_readv(int fd, const struct iovec *iov, int iovcnt, int64_t off,
                     int64_t timeout_ns) {
-    if (iovcnt < 0 || iovcnt > IOV_MAX) return -EINVAL;
-    BEGIN(timeout_ns);
-    io_uring_prep_readv(sqe, fd, iov, (unsigned)iovcnt, off < 0 ? (uint64_t)-1 : (uint64_t)off);
-    return corio__op_wait(&op);
+    return rwv(CORIO__IO_READV, fd, iov, iovcnt, off, timeout_ns);
 }
 
 ssize_t corio_writev(int fd, const struct iovec *iov, int iovcnt, int64_t off,
                      int64_t timeout_ns) {
-    if (iovcnt < 0 || iovcnt > IOV_MAX) return -EINVAL;
-    BEGIN(timeout_ns);
-    io_uring_prep_writev(sqe, fd, iov, (unsigned)iovcnt, off < 0 ? (uint64_t)-1 : (uint64_t)off);
-    return corio__op_wait(&op);
+    return rwv(CORIO__IO_WRITEV, fd, iov, iovcnt, off, timeout_ns);
 }
 
 int corio_fsync(int fd, int datasync, int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_FSYNC, .fd = fd, .flags = datasync != 0};
+    return (int)run(&rq, timeout_ns);
 }
 
 int corio_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t timeout_ns) {
     if (path == NULL) return -EFAULT;
-    BEGIN(timeout_ns);
-    io_uring_prep_openat(sqe, dirfd, path, flags | O_CLOEXEC, mode);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_OPENAT, .fd = dirfd, .path = path,
+                        .flags = flags | O_CLOEXEC, .mode = mode};
+    return (int)run(&rq, timeout_ns);
 }
 
 int corio_close(int fd) {
-    corio__op op;
-    int err;
-    struct io_uring_sqe *sqe = corio__op_begin_unkillable(&op, &err);
-    if (sqe == NULL) return err;
-    io_uring_prep_close(sqe, fd);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_CLOSE, .fd = fd};
+    return (int)run(&rq, CORIO_FOREVER);
 }
 
 ssize_t corio_recv(int fd, void *buf, size_t len, int flags, int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_recv(sqe, fd, buf, rw_len(len), flags);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_RECV, .fd = fd, .buf = buf, .len = len, .flags = flags};
+    return run(&rq, timeout_ns);
 }
 
 ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns) {
-    /* Try first: a send usually finds room in the socket buffer, and then
-     * one non-blocking system call is cheaper than a trip through the ring
-     * and the run queue (two switches, an SQE and a CQE).  Such a call
-     * spends the cooperative budget (runtime/block.h), so a task that
-     * keeps sending still lets the others run.  Only from a task of a
-     * runtime with I/O, as the ring path; -EAGAIN (no room) and errors
-     * other than the socket's own take the ring path. */
-    corio__task *self = corio__block_self();
-    if (self != NULL && !corio__block_killed(self) && corio__ring_current() != NULL) {
-        ssize_t n = send(fd, buf, len, flags | MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n >= 0) {
-            (void)corio__block_spend(); /* a kill during its yield: seen by the next call */
-            return n;
-        }
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTSOCK && errno != EINTR)
-            return -errno;
-    }
-    BEGIN(timeout_ns);
-    io_uring_prep_send(sqe, fd, buf, rw_len(len), flags | MSG_NOSIGNAL);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_SEND, .fd = fd, .buf = (void *)buf, .len = len,
+                        .flags = flags | MSG_NOSIGNAL};
+    return run(&rq, timeout_ns);
 }
 
 /* The time left of a deadline for a loop of calls; CORIO_FOREVER stays. */
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t left(int64_t deadline) {
     if (deadline < 0) return CORIO_FOREVER;
-    int64_t l = deadline - now_ns();
+    int64_t l = deadline - corio__io_now();
     return l > 0 ? l : 0;
 }
 
 ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns,
                        size_t *sent) {
-    int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+    int64_t deadline = timeout_ns < 0 ? -1 : corio__io_now() + timeout_ns;
     size_t done = 0;
     ssize_t r = 0;
     while (done < len) {
@@ -152,7 +118,7 @@ ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags, int64_t t
 
 ssize_t corio_recv_all(int fd, void *buf, size_t len, int flags, int64_t timeout_ns,
                        size_t *got) {
-    int64_t deadline = timeout_ns < 0 ? -1 : now_ns() + timeout_ns;
+    int64_t deadline = timeout_ns < 0 ? -1 : corio__io_now() + timeout_ns;
     size_t done = 0;
     ssize_t r = 0;
     while (done < len) {
@@ -171,38 +137,31 @@ ssize_t corio_recv_all(int fd, void *buf, size_t len, int flags, int64_t timeout
 
 int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
                  int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_accept(sqe, fd, addr, addrlen, flags | SOCK_CLOEXEC);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_ACCEPT, .fd = fd, .addr = addr, .addrlen = addrlen,
+                        .flags = flags | SOCK_CLOEXEC};
+    return (int)run(&rq, timeout_ns);
 }
 
 int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t timeout_ns) {
     if (addr == NULL) return -EFAULT;
-    BEGIN(timeout_ns);
-    io_uring_prep_connect(sqe, fd, addr, addrlen);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_CONNECT, .fd = fd, .caddr = addr, .caddrlen = addrlen};
+    return (int)run(&rq, timeout_ns);
 }
 
 int corio_shutdown(int fd, int how, int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_shutdown(sqe, fd, how);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_SHUTDOWN, .fd = fd, .flags = how};
+    return (int)run(&rq, timeout_ns);
 }
 
 int corio_poll(int fd, unsigned events, int64_t timeout_ns) {
-    BEGIN(timeout_ns);
-    io_uring_prep_poll_add(sqe, fd, events);
-    return corio__op_wait(&op);
+    corio__io_req rq = {.kind = CORIO__IO_POLL, .fd = fd, .flags = (int)events};
+    return (int)run(&rq, timeout_ns);
 }
 
 int corio_sleep_ns(int64_t ns) {
     if (ns < 0) return -EINVAL;
-    BEGIN(CORIO_FOREVER);
-    op.ts.tv_sec = ns / 1000000000;
-    op.ts.tv_nsec = ns % 1000000000;
-    io_uring_prep_timeout(sqe, &op.ts, 0, 0);
-    int r = corio__op_wait(&op);
-    return r == -ETIME ? 0 : r;
+    corio__io_req rq = {.kind = CORIO__IO_SLEEP, .ns = ns};
+    return (int)run(&rq, CORIO_FOREVER);
 }
 
 int corio_sleep_ms(int64_t ms) {

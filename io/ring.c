@@ -52,7 +52,7 @@ static const unsigned try_flags[] = {
     0,
 };
 
-static const char *setup_hint(int err) {
+const char *corio__uring_setup_hint(int err) {
     switch (err) {
     case -EPERM:
         return "io_uring is refused here (a seccomp filter, or kernel.io_uring_disabled)";
@@ -74,7 +74,7 @@ static void report_setup_failure(unsigned index, int err) {
     static _Atomic int said;
     if (atomic_exchange_explicit(&said, 1, memory_order_relaxed)) return;
     fprintf(stderr, "corio: cannot set up io_uring on worker %u: %s%s%s\n", index, strerror(-err),
-            setup_hint(err)[0] ? ": " : "", setup_hint(err));
+            corio__uring_setup_hint(err)[0] ? ": " : "", corio__uring_setup_hint(err));
 }
 
 static void arm_wake(corio__ring *r);

@@ -69,6 +69,10 @@ typedef struct corio__ring {
 
 extern const corio__parker_ops corio__uring_parker;
 
+/* Why a ring cannot be set up, for an errno of io_uring_setup ("" when
+ * there is nothing to add to strerror). */
+const char *corio__uring_setup_hint(int err);
+
 /* The ring of the worker running the calling task, or NULL (a plain
  * thread, or a runtime on another backend).  Read it again after every
  * suspension. */

@@ -232,10 +232,10 @@ TEST_F(IoCancel, TaskMigratesBetweenTwoIoCalls) {
 
 // ---- a ring that cannot be set up --------------------------------------------
 
-// Runs `setup` and then corio_rt_create in a child process; returns the
-// child's exit status (the negated errno of corio_rt_create, or 0) and its
-// stderr.
-std::pair<int, std::string> create_in_child(void (*setup)()) {
+// Runs `setup` and then corio_rt_create (with `backend`) in a child
+// process; returns the child's exit status (the negated errno of
+// corio_rt_create, or 0) and its stderr.
+std::pair<int, std::string> create_in_child(void (*setup)(), int backend) {
   int errp[2];
   if (pipe(errp) != 0) return {-1, ""};
   pid_t pid = fork();
@@ -246,6 +246,7 @@ std::pair<int, std::string> create_in_child(void (*setup)()) {
     corio_rt *rt = nullptr;
     corio_rt_opts o{};
     o.workers = 2;
+    o.backend = backend;
     int r = corio_rt_create(&rt, &o);
     if (r == 0) corio_rt_shutdown(rt);
     _exit(-r);
@@ -277,8 +278,8 @@ void deny_io_uring() {
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(201);
 }
 
-TEST(IoSetup, RefusedIoUringFailsCreateWithOneLine) {
-  auto [code, err] = create_in_child(deny_io_uring);
+TEST(IoSetup, RefusedIoUringFailsCreateWithOneLineWhenForced) {
+  auto [code, err] = create_in_child(deny_io_uring, CORIO_BACKEND_IO_URING);
   EXPECT_EQ(EPERM, code) << err;
   EXPECT_NE(std::string::npos, err.find("cannot set up io_uring")) << err;
   EXPECT_NE(std::string::npos, err.find("seccomp")) << err;
@@ -294,10 +295,83 @@ void no_locked_memory() {
   if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(211);
 }
 
-TEST(IoSetup, NoLockedMemoryFailsCreateWithENOMEM) {
-  auto [code, err] = create_in_child(no_locked_memory);
+TEST(IoSetup, NoLockedMemoryFailsCreateWithENOMEMWhenForced) {
+  auto [code, err] = create_in_child(no_locked_memory, CORIO_BACKEND_IO_URING);
   EXPECT_EQ(ENOMEM, code) << err;
   EXPECT_NE(std::string::npos, err.find("RLIMIT_MEMLOCK")) << err;
+}
+
+TEST(IoSetup, NoLockedMemoryFallsBackToEpoll) {
+  auto [code, err] = create_in_child(no_locked_memory, CORIO_BACKEND_AUTO);
+  EXPECT_EQ(0, code) << err;
+}
+
+// What the child of the fallback test checks, as its exit status.
+int fallback_child() {
+  corio_rt *rt = nullptr;
+  corio_rt_opts o{};
+  o.workers = 2;
+  if (corio_rt_create(&rt, &o) != 0) return 100;
+  if (strcmp(corio_rt_backend(rt), "epoll") != 0) return 101;
+  int lfd = corio_listen("127.0.0.1:0", 16, 0);
+  char addr[64];
+  if (lfd < 0 || corio_sock_name(lfd, addr, sizeof addr) != 0) return 102;
+  struct Ctx {
+    int lfd;
+    const char *addr;
+  } c{lfd, addr};
+  void *res = nullptr;
+  int r = corio_rt_run(
+      rt,
+      [](void *a) -> void * {
+        auto *c = static_cast<Ctx *>(a);
+        corio_tid srv;
+        // The server: accept one connection and echo what comes.
+        if (corio_task_spawn(
+                &srv,
+                [](void *a) -> void * {
+                  int fd = corio_accept(static_cast<Ctx *>(a)->lfd, nullptr, nullptr, 0,
+                                        CORIO_MS(5000));
+                  if (fd < 0) return V(fd);
+                  char b[64];
+                  ssize_t n;
+                  while ((n = corio_recv(fd, b, sizeof b, 0, CORIO_MS(5000))) > 0)
+                    if (corio_send_all(fd, b, static_cast<size_t>(n), 0, CORIO_MS(5000),
+                                       nullptr) < 0)
+                      break;
+                  corio_close(fd);
+                  return V(n);
+                },
+                c) != 0)
+          return V(-1);
+        int fd = corio_dial(c->addr, CORIO_MS(5000));
+        if (fd < 0) return V(fd);
+        char b[5] = {0};
+        ssize_t n = corio_send_all(fd, "hello", 5, 0, CORIO_MS(5000), nullptr);
+        if (n == 5) n = corio_recv_all(fd, b, 5, 0, CORIO_MS(5000), nullptr);
+        corio_close(fd);
+        void *sr = nullptr;
+        corio_task_join(srv, &sr);
+        return V(n == 5 && memcmp(b, "hello", 5) == 0 && I(sr) == 0 ? 1 : -2);
+      },
+      &c, &res);
+  close(lfd);
+  corio_rt_shutdown(rt);
+  return r == 0 && I(res) == 1 ? 0 : 103;
+}
+
+// Docker's default profile: io_uring_setup fails with EPERM.  An auto
+// runtime runs on epoll, says so in one line, and serves an echo round trip.
+TEST(IoSetup, RefusedIoUringFallsBackToEpollAndServes) {
+  if (getenv("CORIO_BACKEND") != nullptr) unsetenv("CORIO_BACKEND"); // the child decides alone
+  auto [code, err] = create_in_child([] {
+    deny_io_uring();
+    _exit(fallback_child());
+  }, CORIO_BACKEND_AUTO);
+  EXPECT_EQ(0, code) << err;
+  EXPECT_NE(std::string::npos, err.find("corio: backend epoll (io_uring refused")) << err;
+  EXPECT_NE(std::string::npos, err.find("seccomp")) << err;
+  EXPECT_EQ(1, std::count(err.begin(), err.end(), '\n')) << err;
 }
 
 TEST(IoSetup, NoBackendStillRunsWhereIoUringIsRefused) {
@@ -313,7 +387,7 @@ TEST(IoSetup, NoBackendStillRunsWhereIoUringIsRefused) {
     if (corio_rt_run(rt, [](void *) -> void * { return V(7); }, nullptr, &res) != 0) _exit(101);
     corio_rt_shutdown(rt);
     _exit(I(res) == 7 ? 0 : 102);
-  });
+  }, CORIO_BACKEND_NONE);
   EXPECT_EQ(0, code) << err;
 }
 

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -320,6 +321,10 @@ class SamplesEcho : public ::testing::Test {
     EXPECT_EQ(1u, lines) << r;
     EXPECT_EQ("TERM", s["signal"]) << r;
     EXPECT_EQ(0, num(s, "shutdown")) << r;
+    // The backend it ran on: the one the environment forces (this suite
+    // runs again with CORIO_BACKEND=epoll), else io_uring.
+    const char *env = getenv("CORIO_BACKEND");
+    EXPECT_EQ(env != nullptr ? env : "io_uring", s["backend"]) << r;
     return s;
   }
 

@@ -24,7 +24,10 @@
  * it was cancelled), so buffers on the task's stack are safe.
  *
  * Descriptors may be blocking or not: the kernel waits inside the ring
- * either way.  Regular files, pipes and sockets all work. */
+ * either way.  Regular files, pipes and sockets all work.  On the epoll
+ * backend (where io_uring is refused: docs/io.md) the calls are the same;
+ * regular-file calls run in the blocking-call pool there, and a kill or a
+ * timeout does not cut them short. */
 #ifndef CORIO_IO_H
 #define CORIO_IO_H
 

@@ -56,8 +56,11 @@ typedef struct corio_rt_opts {
 
 /** What idle workers sleep in and what carries I/O (docs/io.md). */
 enum {
-    CORIO_BACKEND_AUTO = 0,     /**< io_uring (the epoll backend where it is refused: #9) */
+    CORIO_BACKEND_AUTO = 0,     /**< io_uring where it can be set up, else epoll; the
+                                     environment's CORIO_BACKEND=io_uring|epoll forces one */
     CORIO_BACKEND_IO_URING = 1, /**< io_uring, one ring per worker; fails if refused */
+    CORIO_BACKEND_EPOLL = 2,    /**< epoll, one instance per worker (regular files in the
+                                     blocking-call pool) */
     CORIO_BACKEND_NONE = 3      /**< no I/O: workers sleep on a condition variable
                                      and the I/O calls return -ENOTSUP */
 };
@@ -77,18 +80,26 @@ typedef struct corio_worker_metrics {
 /* ---- the runtime -------------------------------------------------------- */
 
 /** Create a runtime and start its workers.
- *  Errors: -EINVAL (rt NULL, workers > 1024, stack_size > CORIO_STACK_MAX),
- *  -ENOMEM, the errno of a worker thread that cannot be started (-EAGAIN
- *  under a thread limit) or of a worker's ring that cannot be set up
- *  (-EPERM or -ENOSYS where io_uring is refused: a seccomp filter,
- *  kernel.io_uring_disabled; -ENOMEM under RLIMIT_MEMLOCK; one line on
- *  stderr names the cause), -EINVAL (an unknown backend).
+ *  Errors: -EINVAL (rt NULL, workers > 1024, stack_size > CORIO_STACK_MAX,
+ *  an unknown backend), -ENOMEM, the errno of a worker thread that cannot
+ *  be started (-EAGAIN under a thread limit), or, with io_uring forced
+ *  (CORIO_BACKEND_IO_URING or the environment's CORIO_BACKEND=io_uring),
+ *  that of a ring that cannot be set up (-EPERM or -ENOSYS where io_uring
+ *  is refused: a seccomp filter, kernel.io_uring_disabled; -ENOMEM under
+ *  RLIMIT_MEMLOCK; one line on stderr names the cause).  With
+ *  CORIO_BACKEND_AUTO a refused io_uring is no error: the runtime runs on
+ *  epoll.  One line on stderr says which backend runs and why, whenever it
+ *  is not io_uring by default (once per process, and again when a later
+ *  runtime's choice differs).
+ *  The environment applies only to CORIO_BACKEND_AUTO: a backend named in
+ *  the options wins.
  *  On failure nothing is left behind (started workers are joined) and *rt
  *  is not touched: a runtime with fewer workers than asked for is not
  *  offered. */
 CORIO_API int corio_rt_create(corio_rt **rt, const corio_rt_opts *opts);
 
-/** The backend the runtime runs on: "io_uring" or "none" ("" for NULL). */
+/** The backend the runtime runs on: "io_uring", "epoll" or "none" ("" for
+ *  NULL). */
 CORIO_API const char *corio_rt_backend(const corio_rt *rt);
 
 /** Number of worker threads. */

@@ -1,0 +1,109 @@
+/* io/uring_ops.c - the io_uring backend's operations: each request becomes
+ * one SQE on the calling task's ring, waited for with the protocol of
+ * op.h. */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+
+#include "corio/io.h"
+#include "io/backend.h"
+#include "io/op.h"
+#include "runtime/block.h"
+
+/* The kernel moves at most this much in one read or write (MAX_RW_COUNT);
+ * the SQE's length field is 32 bits. */
+#define RW_MAX 0x7ffff000u
+
+static unsigned rw_len(size_t len) { return len > RW_MAX ? RW_MAX : (unsigned)len; }
+
+static uint64_t file_off(int64_t off) { return off < 0 ? (uint64_t)-1 : (uint64_t)off; }
+
+/* corio_send tries first: a send usually finds room in the socket buffer,
+ * and then one non-blocking system call is cheaper than a trip through the
+ * ring and the run queue (two switches, an SQE and a CQE).  Such a call
+ * spends the cooperative budget (runtime/block.h), so a task that keeps
+ * sending still lets the others run.  -EAGAIN (no room) and errors other
+ * than the socket's own take the ring path.  1: done, *out set. */
+static int send_now(const corio__io_req *rq, ssize_t *out) {
+    if (corio__block_killed(corio__block_self())) return 0;
+    ssize_t n = send(rq->fd, rq->buf, rq->len, rq->flags | MSG_DONTWAIT);
+    if (n >= 0) {
+        (void)corio__block_spend(); /* a kill during its yield: seen by the next call */
+        *out = n;
+        return 1;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTSOCK && errno != EINTR) {
+        *out = -errno;
+        return 1;
+    }
+    return 0;
+}
+
+static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
+    (void)p; /* op_begin reads the current ring itself, on every retry */
+    ssize_t now;
+    if (rq->kind == CORIO__IO_SEND && send_now(rq, &now)) return now;
+    corio__op op;
+    int err;
+    struct io_uring_sqe *sqe =
+        rq->kind == CORIO__IO_CLOSE ? corio__op_begin_unkillable(&op, &err)
+        : rq->kind == CORIO__IO_SLEEP ? corio__op_begin(&op, CORIO_FOREVER, &err)
+                                      : corio__op_begin(&op, timeout_ns, &err);
+    if (sqe == NULL) return err;
+    switch (rq->kind) {
+    case CORIO__IO_READ:
+        io_uring_prep_read(sqe, rq->fd, rq->buf, rw_len(rq->len), file_off(rq->off));
+        break;
+    case CORIO__IO_WRITE:
+        io_uring_prep_write(sqe, rq->fd, rq->buf, rw_len(rq->len), file_off(rq->off));
+        break;
+    case CORIO__IO_READV:
+        io_uring_prep_readv(sqe, rq->fd, rq->iov, (unsigned)rq->iovcnt, file_off(rq->off));
+        break;
+    case CORIO__IO_WRITEV:
+        io_uring_prep_writev(sqe, rq->fd, rq->iov, (unsigned)rq->iovcnt, file_off(rq->off));
+        break;
+    case CORIO__IO_FSYNC:
+        io_uring_prep_fsync(sqe, rq->fd, rq->flags ? IORING_FSYNC_DATASYNC : 0);
+        break;
+    case CORIO__IO_OPENAT:
+        io_uring_prep_openat(sqe, rq->fd, rq->path, rq->flags, rq->mode);
+        break;
+    case CORIO__IO_CLOSE:
+        io_uring_prep_close(sqe, rq->fd);
+        break;
+    case CORIO__IO_RECV:
+        io_uring_prep_recv(sqe, rq->fd, rq->buf, rw_len(rq->len), rq->flags);
+        break;
+    case CORIO__IO_SEND:
+        io_uring_prep_send(sqe, rq->fd, rq->buf, rw_len(rq->len), rq->flags);
+        break;
+    case CORIO__IO_ACCEPT:
+        io_uring_prep_accept(sqe, rq->fd, rq->addr, rq->addrlen, rq->flags);
+        break;
+    case CORIO__IO_CONNECT:
+        io_uring_prep_connect(sqe, rq->fd, rq->caddr, rq->caddrlen);
+        break;
+    case CORIO__IO_SHUTDOWN:
+        io_uring_prep_shutdown(sqe, rq->fd, rq->flags);
+        break;
+    case CORIO__IO_POLL:
+        io_uring_prep_poll_add(sqe, rq->fd, (unsigned)rq->flags);
+        break;
+    case CORIO__IO_SLEEP: {
+        op.ts.tv_sec = rq->ns / 1000000000;
+        op.ts.tv_nsec = rq->ns % 1000000000;
+        io_uring_prep_timeout(sqe, &op.ts, 0, 0);
+        int r = corio__op_wait(&op);
+        return r == -ETIME ? 0 : r;
+    }
+    }
+    return corio__op_wait(&op);
+}
+
+const corio__io_backend corio__uring_backend = {
+    .name = "io_uring",
+    .parker = &corio__uring_parker,
+    .run = uring_run,
+};
