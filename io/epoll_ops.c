@@ -21,6 +21,7 @@
  * its result is returned, and the next call sees the kill. */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
@@ -118,6 +119,23 @@ static bool is_input(corio__io_kind k) {
            k == CORIO__IO_ACCEPT;
 }
 
+/* A write to a pipe (or another pollable descriptor that is not a socket)
+ * once it is writable.  Readiness means some room, not room for the whole
+ * buffer: a plain writev of a large buffer to a blocking pipe would block
+ * the worker until the reader took it all (and deadlock a process bridge
+ * whose reader waits for our replies).  RWF_NOWAIT makes the kernel write
+ * what fits and return; where a descriptor does not support it, the
+ * write is cut to PIPE_BUF bytes, which a writable pipe always takes
+ * without blocking.  Short writes are what write(2) may return anyway. */
+static ssize_t nonsock_write(int fd, const struct iovec *iov, int iovcnt) {
+    ssize_t n = pwritev2(fd, iov, iovcnt, -1, RWF_NOWAIT);
+    if (n >= 0 || errno != EOPNOTSUPP) return neg(n);
+    struct iovec cut = iov[0];
+    for (int i = 0; i < iovcnt && cut.iov_len == 0; i++) cut = iov[i]; /* first non-empty */
+    if (cut.iov_len > PIPE_BUF) cut.iov_len = PIPE_BUF;
+    return neg(writev(fd, &cut, 1));
+}
+
 /* The call without blocking where the socket layer allows it (MSG_DONTWAIT),
  * else as it is.  *sock: false once the descriptor proved not a socket. */
 static ssize_t try_call(const corio__io_req *rq, bool *sock) {
@@ -143,7 +161,8 @@ static ssize_t try_call(const corio__io_req *rq, bool *sock) {
             *sock = false;
             return -ENOTSOCK;
         }
-        return neg(is_input(rq->kind) ? readv(rq->fd, iov, iovcnt) : writev(rq->fd, iov, iovcnt));
+        if (is_input(rq->kind)) return neg(readv(rq->fd, iov, iovcnt));
+        return nonsock_write(rq->fd, iov, iovcnt);
     default:
         return -EINVAL;
     }
