@@ -3,7 +3,9 @@
 // buses must print exactly the North Bound #22 buses of a file, whatever the
 // order of the fields, however expat splits their text (entities, CDATA,
 // comments, values longer than a read block, batches of one event), and must
-// fail with the line number on a broken file.  The expected lines are
+// fail with the line number on a broken file.  The process variant's child
+// (`buses --child`) is also fed damaged streams by hand, and a child that
+// dies must make the parent fail.  The expected lines are
 // computed here without expat: from a hand-written file whose answer is
 // known, and from generated files by plain string search (their layout is
 // one field a line).  The binaries are found from this test's own path:
@@ -22,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "corio.h"
 #include "support/child.h"
 
 namespace {
@@ -36,14 +39,17 @@ Result run(const std::vector<std::string> &argv) {
   return corio_test::run(argv, StdinFile{"/dev/null"});
 }
 
-// The variants that must agree; `threaded` and `process` are checked
-// separately, as they may not be written yet.
+// The variants that must agree.
 const std::vector<std::vector<std::string>> kVariants = {
     {"--variant", "coroutine"},
     {"--variant", "direct"},
+    {"--variant", "threaded"},
+    {"--variant", "process"},
     {},                                 // the default: coroutine
     {"--variant", "coroutine", "--batch", "1"},  // one send per event (slide 70)
     {"--variant", "coroutine", "--batch", "3"},  // a bus spans many batches
+    {"--variant", "threaded", "--batch", "3"},
+    {"--variant", "process", "--batch", "3"},
 };
 
 // buses with the options `v` on `path`.
@@ -329,7 +335,7 @@ TEST_F(SamplesBuses, MissingFieldIsAnError) {
 }
 
 TEST_F(SamplesBuses, MissingFileIsAnError) {
-  for (const char *variant : {"coroutine", "direct"}) {
+  for (const char *variant : {"coroutine", "direct", "threaded", "process"}) {
     Result r = run({sample("buses"), "--variant", variant, "/nonexistent/allroutes.xml"});
     EXPECT_TRUE(r.exited_with(1)) << r;
     EXPECT_EQ("", r.out);
@@ -352,20 +358,111 @@ TEST_F(SamplesBuses, BadCommandLines) {
   EXPECT_NE(std::string::npos, r.out.find("usage: buses")) << r;
 }
 
-// threaded and process: either not written yet, said so with status 2, or
-// the same lines as the others.
-TEST_F(SamplesBuses, ThreadedAndProcessVariants) {
-  std::string path = file(kHandWritten);
-  for (const char *variant : {"threaded", "process"}) {
-    Result r = run_buses({"--variant", variant}, path);
-    if (r.exited_with(2)) {
-      EXPECT_NE(std::string::npos, r.err.find("variant '" + std::string(variant) +
-                                              "' is not available yet"))
-          << r;
-      continue;
-    }
-    EXPECT_TRUE(r.exited_with(0)) << r;
-    EXPECT_EQ(kHandWrittenExpected, r.out) << variant;
+// A bus without a printed field in the middle of a file of many packs: the
+// threaded and process variants find it on the other side while the parse
+// goes on, and must stop with the lines before it printed.
+TEST_F(SamplesBuses, MissingFieldInTheMiddleStopsEveryVariant) {
+  std::string xml = generate("1", "4");
+  // The first match after a third of the file loses its latitude.
+  const std::string open = "\t<bus>\n", close = "\t</bus>\n";
+  size_t a = xml.find(open, xml.size() / 3);
+  std::string bus;
+  for (;; a = xml.find(open, a + 1)) {
+    ASSERT_NE(std::string::npos, a);
+    bus = xml.substr(a, xml.find(close, a) - a);
+    if (field_of(bus, "route") == "22" && field_of(bus, "direction") == "North Bound") break;
+  }
+  std::string id = field_of(bus, "id");
+  size_t lat = xml.find("\t\t<latitude>", a);
+  xml.erase(lat, xml.find('\n', lat) + 1 - lat);
+  size_t nbuses;
+  std::string before = expected_for_generated(xml.substr(0, a), &nbuses);
+  std::string path = file(xml);
+  std::string message = "bus #" + std::to_string(nbuses + 1) + " (id " + id + ") has no <latitude>";
+  for (const std::vector<std::string> &v : kVariants) {
+    Result r = run_buses(v, path);
+    EXPECT_TRUE(r.exited_with(1)) << joined(v) << "\n" << r;
+    EXPECT_EQ(before, r.out) << joined(v);
+    EXPECT_NE(std::string::npos, r.err.find(message)) << joined(v) << "\n" << r;
+  }
+}
+
+// process: a child that dies, before the first frame or in the middle of the
+// stream, makes the parent fail and say how the child ended.
+TEST_F(SamplesBuses, ProcessChildThatDiesFailsTheParent) {
+  std::string path = file(generate("1", "5"));
+  for (const char *after : {"0", "2"}) {
+    Result r = run({"/usr/bin/env", std::string("BUSES_CHILD_DIE_AFTER=") + after, sample("buses"),
+                    "--variant", "process", path});
+    EXPECT_TRUE(r.exited_with(1)) << after << "\n" << r;
+    EXPECT_NE(std::string::npos, r.err.find("the filter process (pid ")) << r;
+    EXPECT_NE(std::string::npos, r.err.find("was killed by signal 9")) << r;
+  }
+}
+
+// The pack of bus.h for one bus with these fields: number (8 bytes), field
+// count (4), then each name and value as a length (4), the bytes, a NUL.
+std::string le(uint64_t v, int n) {
+  std::string s;
+  for (int i = 0; i < n; i++) s += static_cast<char>((v >> (8 * i)) & 0xff);
+  return s;
+}
+
+std::string pack(uint64_t number, const std::vector<std::pair<std::string, std::string>> &fields) {
+  std::string s = le(number, 8) + le(fields.size(), 4);
+  for (const std::pair<std::string, std::string> &f : fields)
+    s += le(f.first.size(), 4) + f.first + '\0' + le(f.second.size(), 4) + f.second + '\0';
+  return s;
+}
+
+std::string frame(const std::string &payload) {
+  unsigned char hdr[CORIO_FRAME_HEADER_SIZE];
+  EXPECT_EQ(0, corio_frame_header(hdr, payload.data(), payload.size()));
+  return std::string(reinterpret_cast<char *>(hdr), sizeof hdr) + payload;
+}
+
+// `buses --child FILE` reads frames of packs from stdin: the process
+// variant's other side, fed by hand.  A clean end closes the filters; a
+// damaged, truncated or malformed stream is an error that says so.
+TEST_F(SamplesBuses, ProcessChildReadsFramesAndRejectsDamagedStreams) {
+  const std::vector<std::pair<std::string, std::string>> match = {
+      {"route", "22"}, {"id", "7"}, {"direction", "North Bound"}, {"latitude", "41.9"},
+      {"longitude", "-87.6"}};
+  const std::string line = "22,7,\"North Bound\",41.9,-87.6\n";
+  std::string good = frame(pack(1, match) + pack(2, {{"route", "9"}})) + frame(pack(3, match));
+  auto child = [&](const std::string &input) {
+    return corio_test::run({sample("buses"), "--child", "--", "in.xml"}, input);
+  };
+
+  Result r = child(good);
+  EXPECT_TRUE(r.exited_with(0)) << r;
+  EXPECT_EQ(line + line, r.out);
+  EXPECT_EQ("", r.err);
+  r = child("");
+  EXPECT_TRUE(r.exited_with(0)) << r;
+  EXPECT_EQ("", r.out);
+
+  struct Case {
+    std::string input, out, message;
+  };
+  std::string flipped = good;
+  flipped[good.size() - 3] ^= 0x10;  // the second frame's payload
+  std::string bad_pack = pack(1, match);
+  bad_pack.resize(bad_pack.size() - 1);  // the last NUL is missing
+  for (const Case &c : std::vector<Case>{
+           {"not a frame", "", "in.xml: frame 1 from the parser is damaged"},
+           {good.substr(0, good.size() - 5), line, "in.xml: frame 2 from the parser is cut short"},
+           {good.substr(0, 7), "", "in.xml: frame 1 from the parser is cut short"},
+           {flipped, line, "in.xml: frame 2 from the parser is damaged"},
+           {frame(bad_pack), "", "in.xml: malformed bus message"},
+           {frame(pack(1, {{"", "x"}})), "", "in.xml: malformed bus message"},
+           {frame(pack(1, {{"route", "22"}, {"direction", "North Bound"}})), "",
+            "in.xml: bus #1 (id missing) has no <id>"},
+       }) {
+    r = child(c.input);
+    EXPECT_TRUE(r.exited_with(1)) << c.message << "\n" << r;
+    EXPECT_EQ(c.out, r.out) << c.message;
+    EXPECT_NE(std::string::npos, r.err.find(c.message)) << r;
   }
 }
 

@@ -13,16 +13,21 @@
 
 /* ---- growing text -------------------------------------------------------- */
 
+int bus_text_reserve(bus_text *t, size_t n) {
+    if (t->cap - t->len > n) return 0; /* room for n bytes and the NUL */
+    if (n >= SIZE_MAX / 2 - t->len) return -ENOMEM;
+    size_t cap = t->cap > 0 ? t->cap : 64;
+    while (cap - t->len <= n) cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (p == NULL) return -ENOMEM;
+    t->p = p;
+    t->cap = cap;
+    return 0;
+}
+
 int bus_text_append(bus_text *t, const char *s, size_t n) {
-    if (t->cap - t->len <= n) { /* room for n bytes and the NUL */
-        if (n >= SIZE_MAX / 2 - t->len) return -ENOMEM;
-        size_t cap = t->cap > 0 ? t->cap : 64;
-        while (cap - t->len <= n) cap *= 2;
-        char *p = realloc(t->p, cap);
-        if (p == NULL) return -ENOMEM;
-        t->p = p;
-        t->cap = cap;
-    }
+    int r = bus_text_reserve(t, n);
+    if (r < 0) return r;
     memcpy(t->p + t->len, s, n);
     t->len += n;
     t->p[t->len] = '\0';
@@ -332,4 +337,214 @@ void *bus_locations_body(void *arg) {
     errno = 0;
     if (fflush(run->out) == EOF) return BUS_ERR(errno != 0 ? -errno : -EIO);
     return NULL;
+}
+
+/* ---- the end of the pipeline --------------------------------------------- */
+
+int bus_chain_start(bus_chain *c, bus_run *run) {
+    memset(c, 0, sizeof *c);
+    c->direction = (bus_filter){.field = "direction", .value = BUS_DIRECTION};
+    c->route = (bus_filter){.field = "route", .value = BUS_ROUTE};
+    int r = bus_start(&c->locations, bus_locations_body, run, "bus_locations");
+    if (r == 0) {
+        c->direction.target = c->locations;
+        r = bus_start(&c->by_direction, bus_filter_body, &c->direction,
+                      "filter_on_field(direction)");
+    }
+    if (r == 0) {
+        c->route.target = c->by_direction;
+        r = bus_start(&c->by_route, bus_filter_body, &c->route, "filter_on_field(route)");
+    }
+    if (r < 0) bus_chain_destroy(c);
+    return r;
+}
+
+void bus_chain_destroy(bus_chain *c) {
+    /* From the front: a stage still suspended is closed by its destroy and
+     * closes its target, which must still exist. */
+    corio_coro_destroy(c->by_route);
+    corio_coro_destroy(c->by_direction);
+    corio_coro_destroy(c->locations);
+    c->by_route = c->by_direction = c->locations = NULL;
+}
+
+/* ---- the front of the pipeline: expat into buses_to_dicts ---------------- */
+
+/* The expat handlers of slide 70.  Each adds its event to the batch and
+ * sends the batch to buses_to_dicts when it is full; a stage that fails
+ * stops the parse. */
+typedef struct coro_source {
+    bus_run *run;
+    corio_coro *target; /* buses_to_dicts */
+    bus_batch batch;
+} coro_source;
+
+/* target.send(batch), then start a new one. */
+static int send_batch(coro_source *s) {
+    int r = bus_send(s->target, &s->batch);
+    bus_batch_clear(&s->batch);
+    return r;
+}
+
+static void add_event(coro_source *s, enum bus_event_kind kind, const char *p, size_t len) {
+    int r = 0;
+    bool joins = kind == BUS_EV_TEXT && s->batch.n > 0 &&
+                 s->batch.ev[s->batch.n - 1].kind == BUS_EV_TEXT;
+    if (!joins && s->batch.n == s->batch.cap) r = send_batch(s);
+    if (r == 0) r = bus_batch_add(&s->batch, kind, p, len);
+    if (r < 0) bus_stop(s->run, r);
+}
+
+static void XMLCALL coro_start(void *data, const XML_Char *name, const XML_Char **attrs) {
+    (void)attrs;
+    add_event(data, BUS_EV_START, name, strlen(name));
+}
+
+static void XMLCALL coro_end(void *data, const XML_Char *name) {
+    add_event(data, BUS_EV_END, name, strlen(name));
+}
+
+static void XMLCALL coro_text(void *data, const XML_Char *text, int len) {
+    add_event(data, BUS_EV_TEXT, text, (size_t)len);
+}
+
+int bus_parse_into(bus_run *run, size_t batch, corio_coro *target) {
+    corio_coro *dicts = NULL;
+    bus_dicts d;
+    bus_dicts_init(&d, target);
+    coro_source s = {run, NULL, {0}};
+    int r = bus_start(&dicts, bus_dicts_body, &d, "buses_to_dicts");
+    if (r == 0) r = bus_batch_init(&s.batch, batch);
+    int status = 0;
+    if (r < 0) {
+        bus_error(run, "creating the pipeline", r);
+        status = -1;
+    } else {
+        s.target = dicts;
+        XML_SetUserData(run->parser, &s);
+        XML_SetElementHandler(run->parser, coro_start, coro_end);
+        XML_SetCharacterDataHandler(run->parser, coro_text);
+        status = bus_parse_file(run);
+        /* The last events, then the end of the input closes the pipeline,
+         * which flushes the output at its end. */
+        if (status == 0 && (r = send_batch(&s)) == 0) r = bus_close(dicts);
+        if (status == 0 && r < 0) {
+            if (!run->reported) bus_error(run, run->path, r);
+            status = -1;
+        }
+    }
+    /* After a failure buses_to_dicts may still be suspended: destroy closes
+     * it, and it closes its target (harmless when that has finished). */
+    corio_coro_destroy(dicts);
+    bus_batch_fini(&s.batch);
+    bus_dicts_fini(&d);
+    return status;
+}
+
+/* ---- buses as bytes ------------------------------------------------------ */
+
+static void put_le(char *p, uint64_t v, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = (char)(unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le(const char *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    return v;
+}
+
+/* Append a length-prefixed, NUL-ended string; the room is reserved. */
+static char *put_str(char *p, const char *s, size_t n) {
+    put_le(p, n, 4);
+    memcpy(p + 4, s, n + 1);
+    return p + 4 + n + 1;
+}
+
+int bus_pack(bus_text *t, const bus *b) {
+    /* One pass to size it, so that the pack grows at most once a bus. */
+    size_t need = 12;
+    for (size_t i = 0; i < b->nfields; i++)
+        need += 10 + strlen(b->text.p + b->fields[i].name) + strlen(b->text.p + b->fields[i].value);
+    if (b->nfields > UINT32_MAX || need > UINT32_MAX) return -ENOMEM; /* no 4-byte length for it */
+    int r = bus_text_reserve(t, need);
+    if (r < 0) return r;
+    char *p = t->p + t->len;
+    put_le(p, b->number, 8);
+    put_le(p + 8, b->nfields, 4);
+    p += 12;
+    for (size_t i = 0; i < b->nfields; i++) {
+        const char *name = b->text.p + b->fields[i].name, *value = b->text.p + b->fields[i].value;
+        p = put_str(p, name, strlen(name));
+        p = put_str(p, value, strlen(value));
+    }
+    t->len += need;
+    t->p[t->len] = '\0';
+    return 0;
+}
+
+/* Read the integer of n bytes, or the string, at *off of p[0, len) and
+ * move past it; false when it does not fit or the string is not what
+ * bus_pack writes (NUL-ended, no NUL inside). */
+static bool get_int(const char *p, size_t len, size_t *off, size_t n, uint64_t *v) {
+    if (len - *off < n) return false;
+    *v = get_le(p + *off, n);
+    *off += n;
+    return true;
+}
+
+static bool get_str(const char *p, size_t len, size_t *off, const char **s, size_t *n) {
+    uint64_t l;
+    if (!get_int(p, len, off, 4, &l) || len - *off <= l) return false;
+    *s = p + *off;
+    *n = (size_t)l;
+    if ((*s)[l] != '\0' || memchr(*s, '\0', l) != NULL) return false;
+    *off += l + 1;
+    return true;
+}
+
+int bus_unpack_send(bus_run *run, const char *p, size_t len, bus *scratch, corio_coro *target) {
+    size_t off = 0;
+    while (off < len) {
+        size_t start = off;
+        uint64_t number = 0, nfields = 0;
+        bool ok = get_int(p, len, &off, 8, &number) && get_int(p, len, &off, 4, &nfields);
+        bus_clear(scratch);
+        scratch->number = (size_t)number;
+        for (uint64_t i = 0; ok && i < nfields; i++) {
+            const char *name, *value;
+            size_t nlen, vlen;
+            ok = get_str(p, len, &off, &name, &nlen) && nlen > 0 &&
+                 get_str(p, len, &off, &value, &vlen);
+            if (ok) {
+                int r = bus_set(scratch, name, value, vlen);
+                if (r < 0) return r;
+            }
+        }
+        if (!ok) {
+            fprintf(stderr, "%s: %s: malformed bus message: the bus at byte %zu of %zu is cut "
+                            "short or damaged\n",
+                    run->prog, run->path, start, len);
+            run->reported = true;
+            return -EBADMSG;
+        }
+        int r = bus_send(target, scratch);
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+void *bus_packer_body(void *arg) {
+    bus_packer *p = arg;
+    void *v;
+    int r;
+    while ((r = receive(&v)) == 0) {
+        r = bus_pack(&p->pack, v);
+        if (r == 0 && p->pack.len >= p->limit) r = p->flush(p);
+        if (r < 0) return BUS_ERR(r);
+    }
+    if (r != -ECANCELED) return BUS_ERR(r);
+    /* Closed: what is left, then the other side's close. */
+    if (p->pack.len > 0 && (r = p->flush(p)) < 0) return BUS_ERR(r);
+    r = p->end(p);
+    return r < 0 ? BUS_ERR(r) : NULL;
 }

@@ -1,9 +1,10 @@
 /* samples/buses/bus.h - the pieces of the bus pipeline of seed slides 54-74
  * that every variant of `buses` shares: the bus "dictionary" (slide 62),
  * the XML events of slide 61, the file reader that feeds expat, the match
- * printer of slide 67, and the pipeline stages as corio coroutines
+ * printer of slide 67, the pipeline stages as corio coroutines
  * (buses_to_dicts of slides 63-65, filter_on_field of slide 66,
- * bus_locations of slide 67).
+ * bus_locations of slide 67), and the byte form of a batch of buses that
+ * the threaded and process variants (slides 84-87) hand to the other side.
  *
  * Conventions of the stages (those of samples/pipelines/stages.h):
  *  - What travels through corio_coro_send() is a pointer (a bus_event * into
@@ -45,6 +46,8 @@ typedef struct bus_text {
 
 /** Append s[0, n) (and keep a NUL after it).  0 or -ENOMEM. */
 int bus_text_append(bus_text *t, const char *s, size_t n);
+/** Make room for n more bytes and the NUL.  0 or -ENOMEM. */
+int bus_text_reserve(bus_text *t, size_t n);
 void bus_text_fini(bus_text *t);
 
 /* ---- the bus dictionary (slide 62) -------------------------------------- */
@@ -170,6 +173,10 @@ int bus_close(corio_coro *co);
 
 /* ---- the stages ------------------------------------------------------------ */
 
+/** The fields and values the pipeline filters on (slide 68). */
+#define BUS_ROUTE "22"
+#define BUS_DIRECTION "North Bound"
+
 /** buses_to_dicts (slides 63-65): receives batches of events (bus_batch *),
  *  and sends each <bus> element, as a bus *, to `target`.  It takes the
  *  events of a batch one by one and yields for the next batch only when it
@@ -195,5 +202,70 @@ void *bus_filter_body(void *arg);
 /** bus_locations (slide 67): prints every bus sent to it with bus_print()
  *  on the bus_run `arg`; flushes the output when closed. */
 void *bus_locations_body(void *arg);
+
+/** The end of every variant's pipeline, slide 68's
+ *  filter_on_field("route","22", filter_on_field("direction","North Bound",
+ *  bus_locations())), built from the sink up.  `by_route` is where the buses
+ *  go in.  The coroutines point into the struct: it must not move while
+ *  they live. */
+typedef struct bus_chain {
+    bus_filter route, direction;
+    corio_coro *by_route, *by_direction, *locations;
+} bus_chain;
+/** Start the three stages, printing on `run`.  0, or a corio error (what
+ *  was started is destroyed). */
+int bus_chain_start(bus_chain *c, bus_run *run);
+/** Destroy the stages (closing those still suspended). */
+void bus_chain_destroy(bus_chain *c);
+
+/** The front of the pipeline, slide 70's expat_parse into buses_to_dicts:
+ *  parse run->path with run->parser (no handlers set yet), sending `batch`
+ *  events at a time to a buses_to_dicts coroutine that sends the buses to
+ *  `target`; at the end of the input close it, which closes `target`.
+ *  Returns 0, or -1 after saying why on stderr (unless run->reported).
+ *  `target` is left to the caller to destroy. */
+int bus_parse_into(bus_run *run, size_t batch, corio_coro *target);
+
+/* ---- buses as bytes (slides 84-87) ----------------------------------------- */
+
+/** A bus passed to another thread or process must be copied: the one a
+ *  stage receives is valid only during the send.  A pack is such a copy of
+ *  a run of buses, as bytes in a bus_text: for each bus its number (8
+ *  bytes), its field count (4 bytes), then for each field the name and the
+ *  value, each as a length (4 bytes) followed by that many bytes and a
+ *  NUL.  Integers are little-endian.  The NULs let the reader use the
+ *  strings where they are; the lengths let it check every one against the
+ *  end of the pack, since a pack from another process is not trusted. */
+
+/** Append bus `b` to the pack `t`.  0 or -ENOMEM. */
+int bus_pack(bus_text *t, const bus *b);
+
+/** Send every bus of the pack p[0, len) to `target`, one by one, rebuilt in
+ *  `scratch` (a bus the caller owns).  Returns 0, the target's error, or
+ *  -EBADMSG for a malformed pack, explained on stderr (with run->path, and
+ *  run->reported set). */
+int bus_unpack_send(bus_run *run, const char *p, size_t len, bus *scratch, corio_coro *target);
+
+/** The stage that packs the buses sent to it: it appends each to `pack`
+ *  and calls flush() once the pack holds `limit` bytes or more, so that
+ *  what crosses to the other side is a few large messages instead of one
+ *  per bus.  When closed it flushes what is left and calls end(), the
+ *  other side's close.  flush() hands p->pack over and leaves it empty (it
+ *  may take the buffer and leave a new one); both return 0 or an error,
+ *  which becomes the stage's.  The creator fills the struct and finishes
+ *  `pack` afterwards. */
+typedef struct bus_packer {
+    bus_text pack;
+    size_t limit;
+    int (*flush)(struct bus_packer *p);
+    int (*end)(struct bus_packer *p);
+    void *ctx; /**< the callbacks' */
+} bus_packer;
+void *bus_packer_body(void *arg);
+
+/** The default pack size of the threaded and process variants: a few
+ *  hundred buses, so that the cost of a hand-over (a queue, a frame with
+ *  its system calls) is spread over many. */
+#define BUS_PACK_LIMIT ((size_t)64 * 1024)
 
 #endif
