@@ -89,6 +89,49 @@ corio__thread *corio__thread_get(void) {
     return t;
 }
 
+/* The exported twin of corio__thread_get, for the inline fast path of
+ * corio/coro_fast.h: the same barriers, so a caller's loop cannot keep the
+ * result (or the TLS address) across the switch it makes next. */
+#if defined(__clang__)
+__attribute__((noinline))
+#else
+__attribute__((noinline, noipa))
+#endif
+corio__thread *corio__thread_self(void) {
+    corio__thread *t = tls_thread;
+    if (__builtin_expect(t == NULL, 0)) t = thread_init();
+    __asm__ volatile("" : "+r"(t));
+    return t;
+}
+
+/* corio__jump: jump_fcontext under the runtime's own exported name, for the
+ * inline fast path (the shared library keeps Boost's symbols out of its
+ * ABI).  A tail jump: no frame, no return of its own, so the switch's
+ * return-address behaviour is jump_fcontext's alone. */
+#if defined(__x86_64__)
+__asm__(".text\n"
+        ".globl corio__jump\n"
+        ".type corio__jump, @function\n"
+        ".p2align 4\n"
+        "corio__jump:\n"
+        "\tjmp jump_fcontext@PLT\n"
+        ".size corio__jump, .-corio__jump\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+        ".globl corio__jump\n"
+        ".type corio__jump, %function\n"
+        ".p2align 4\n"
+        "corio__jump:\n"
+        "\tb jump_fcontext\n"
+        ".size corio__jump, .-corio__jump\n");
+#else
+corio__jumped corio__jump(void *to, void *data) {
+    transfer_t t = jump_fcontext(to, data);
+    corio__jumped j = {t.fctx, t.data};
+    return j;
+}
+#endif
+
 #if defined(__clang__)
 __attribute__((noinline))
 #else

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "corio/coro_fast.h"
 #include "runtime/fcontext.h"
 #include "runtime/panic.h"
 #include "runtime/stack.h"
@@ -37,22 +38,14 @@ typedef struct corio__ctx corio__ctx;
 typedef void (*corio__ctx_entry)(corio__ctx *self);
 typedef void (*corio__after_fn)(void *arg);
 
-struct corio__ctx {
-    void *fctx;            /* saved stack pointer while not running */
-    corio__stack *stack;   /* NULL for a root */
-    void *stack_lo;        /* bounds handed to ASan for switches into us */
-    size_t stack_size;
-    void *asan_fake;       /* ASan fake-stack handle saved while away */
-    void *tsan_fiber;      /* TSan fiber handle */
-    corio__ctx_entry entry;
-    uint64_t id;           /* diagnostics */
-    const char *name;      /* diagnostics; may be NULL */
-    unsigned kind;         /* enum corio__ctx_kind */
-};
+/* struct corio__ctx is defined in corio/coro_fast.h: the inline fast path
+ * of send and yield touches its fctx and kind. */
 
 typedef struct corio__thread {
-    corio__ctx root;       /* this thread's native stack */
+    /* First: the inline fast path (corio/coro_fast.h) reads and writes it
+     * through the thread pointer. */
     corio__ctx *current;   /* the context running on this thread */
+    corio__ctx root;       /* this thread's native stack */
     void *worker;          /* the scheduler's per-worker state, if any */
     void *altstack;        /* sigaltstack we installed (NULL: none/foreign) */
     size_t altstack_size;
@@ -106,15 +99,9 @@ __attribute__((noreturn)) void corio__ctx_exit(corio__thread *t, corio__ctx *fro
 
 /* ---- the switch, inlined into its callers ------------------------------ */
 
-/* Passed from the suspending side to the resuming side of a jump; lives on
- * the suspending side's stack, valid while that side is suspended. */
-struct corio__sw {
-    corio__ctx *from;
-    corio__ctx *to;
-    corio__after_fn after;
-    void *arg;
-    corio__thread *thread; /* the OS thread of the jump: the lander's too */
-};
+/* struct corio__sw (corio/coro_fast.h) is passed from the suspending side
+ * of a jump to the resuming side; it lives on the suspending side's stack,
+ * valid while that side is suspended. */
 
 /* Runs on the resumed side right after a jump lands there. */
 __attribute__((always_inline)) static inline void corio__ctx_arrived(transfer_t t, corio__ctx *self,

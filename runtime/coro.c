@@ -12,11 +12,30 @@
 #include "runtime/coro.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "corio/sync.h"
 #include "runtime/asym.h"
 #include "runtime/panic.h"
+
+/* The inline fast path (corio/coro_fast.h) sees the head of corio_coro as
+ * struct corio__coro_head: the two must agree field for field. */
+#define HEAD_SAME(f)                                                                    \
+    _Static_assert(offsetof(corio_coro, f) == offsetof(struct corio__coro_head, f) &&   \
+                       sizeof(((corio_coro *)0)->f) == sizeof(((struct corio__coro_head *)0)->f), \
+                   "corio_coro and corio__coro_head differ at " #f)
+HEAD_SAME(ctx);
+HEAD_SAME(state);
+HEAD_SAME(fast);
+HEAD_SAME(caller);
+HEAD_SAME(transfer);
+HEAD_SAME(code);
+HEAD_SAME(returned);
+HEAD_SAME(waiters);
+_Static_assert(offsetof(corio__thread, current) == 0, "the fast path reads current at 0");
+_Static_assert(CORIO_CORO_SUSPENDED == 1 && CORIO_CORO_RUNNING == 2 && CORIO__CTX_CORO == 1,
+               "corio/coro_fast.h spells these values out");
 
 static _Atomic uint64_t next_id = 1; /* relaxed: only uniqueness matters */
 
@@ -137,6 +156,30 @@ __attribute__((always_inline)) static inline int resume_wait(corio_coro *co, int
     return resume_owned(co, prev, code, value, out);
 }
 
+/* May the inline path of corio/coro_fast.h take a coroutine on stack `s`?
+ * Not when the switch must do more than jump: sanitizer annotations, the
+ * canary check of canary-guarded stacks, a full fence where membarrier is
+ * missing (the inline light fence is a compiler barrier only). */
+static int fast_ok(const corio__stack *s) {
+#if defined(CORIO_ASAN) || defined(CORIO_TSAN)
+    (void)s;
+    return 0;
+#else
+    if (s->guard == CORIO__GUARD_CANARY) return 0;
+    if (!atomic_load_explicit(&corio__asym_ok, memory_order_relaxed)) return 0;
+    /* CORIO_NO_INLINE=1 in the environment turns it off (the tests run
+     * both paths); read once (relaxed: every thread computes the same). */
+    static _Atomic int env = -1;
+    int v = atomic_load_explicit(&env, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("CORIO_NO_INLINE");
+        v = e == NULL || *e == '\0' || *e == '0';
+        atomic_store_explicit(&env, v, memory_order_relaxed);
+    }
+    return v;
+#endif
+}
+
 static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_coro_opts *opts,
                   bool prime) {
     if (out == NULL || fn == NULL) return -EINVAL;
@@ -156,12 +199,13 @@ static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_cor
     co->arg = arg;
     co->ctx.name = opts != NULL ? opts->name : NULL;
     atomic_init(&co->state, CORIO_CORO_CREATED);
-    atomic_flag_clear(&co->turn_lock.f);
-    atomic_init(&co->waiters, 0);
     /* The light side of release() is a compiler barrier only once
      * membarrier is registered (else a full fence): register it before
      * the first coroutine exists (once per process). */
     corio__asym_init();
+    co->fast = fast_ok(s);
+    atomic_flag_clear(&co->turn_lock.f);
+    atomic_init(&co->waiters, 0);
     if (prime) {
         r = resume(co, 0, NULL, NULL);
         if (r < 0) corio__panic(__func__, "priming a fresh coroutine failed", id);
@@ -179,11 +223,11 @@ int corio_gen_create(corio_coro **gen, corio_coro_fn fn, void *arg,
     return create(gen, fn, arg, opts, false);
 }
 
-CORIO__SWITCHES int corio_coro_send(corio_coro *co, void *value, void **out) {
+CORIO__SWITCHES int(corio_coro_send)(corio_coro *co, void *value, void **out) {
     return resume(co, 0, value, out);
 }
 
-CORIO__SWITCHES int corio_gen_next(corio_coro *gen, void **item) {
+CORIO__SWITCHES int(corio_gen_next)(corio_coro *gen, void **item) {
     void *v;
     int r = resume(gen, 0, NULL, &v);
     if (r == CORIO_YIELDED) {
@@ -206,7 +250,7 @@ CORIO__SWITCHES int corio_coro_close(corio_coro *co) {
     return r;
 }
 
-CORIO__SWITCHES int corio_coro_send_wait(corio_coro *co, void *value, void **out,
+CORIO__SWITCHES int(corio_coro_send_wait)(corio_coro *co, void *value, void **out,
                                           int64_t timeout_ns) {
     return resume_wait(co, 0, value, out, timeout_ns);
 }
@@ -254,9 +298,17 @@ int corio_coro_result(const corio_coro *co, void **out) {
     return 0;
 }
 
+/* The slow ends of the inline path's resume. */
+int corio__coro_ended(corio_coro *co, void *value) {
+    finish(co, value);
+    return CORIO_FINISHED;
+}
+
+void corio__coro_kick(corio_coro *co) { corio__turn_kick(co); }
+
 uint64_t corio_coro_id(const corio_coro *co) { return co != NULL ? co->ctx.id : 0; }
 
-CORIO__SWITCHES int corio_coro_yield(void *value, void **in) {
+CORIO__SWITCHES int(corio_coro_yield)(void *value, void **in) {
     corio__thread *t = corio__thread_here(); /* not used after the switch */
     corio__ctx *me = t->current;
     if (me->kind != CORIO__CTX_CORO) return -EPERM;

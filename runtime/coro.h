@@ -12,25 +12,31 @@
 #include "runtime/wait.h"
 
 struct corio_coro {
+    /* The head, up to `waiters`, is struct corio__coro_head of
+     * corio/coro_fast.h, field for field (checked in coro.c): the inline
+     * fast path of send and yield reads and writes it. */
     corio__ctx ctx;          /* must stay first: ctx <-> coro by cast */
     /* enum corio_coro_state.  Acquire/release: the CAS that takes a
      * SUSPENDED coroutine to RUNNING (acq_rel) pairs with the release store
      * of SUSPENDED/FINISHED by the previous resumer, so a resumer on another
      * thread sees everything the coroutine and its last resumer wrote. */
     _Atomic int state;
-    corio_coro_fn fn;
-    void *arg;
+    /* The inline path may take it: set once at creation (the library has
+     * no sanitizers, the stack no canary, membarrier is registered). */
+    int fast;
     corio__ctx *caller;      /* who resumed us; valid while RUNNING */
     void *transfer;          /* value in (send) and out (yield/return) */
     int code;                /* what the pending yield returns */
-    bool returned;           /* set by the body's exit, read by the resumer */
-    /* The synchronized send's queue of callers waiting their turn, in
-     * arrival order, and the lock that guards it; `waiters` is 1 while
-     * the queue is not empty (written under turn_lock, read by release()
-     * without it: turn.c). */
+    int returned;            /* set by the body's exit, read by the resumer */
+    /* 1 while the synchronized send's queue of callers waiting their turn
+     * is not empty (written under turn_lock, read by release() without
+     * it: turn.c). */
+    _Atomic int waiters;
+    corio_coro_fn fn;
+    void *arg;
+    /* The queue, in arrival order, and the lock that guards it. */
     corio__spin turn_lock;
     corio__waitq turn_q;
-    _Atomic int waiters;
 };
 
 /* Wait values of the turn queue's waiters. */

@@ -86,12 +86,12 @@ CORIO_API int corio_gen_create(corio_coro **gen, corio_coro_fn fn, void *arg,
  *  Errors: -EINVAL (co NULL), -EPIPE (already finished), -EDEADLK (co is
  *  the caller or is resuming the caller), -EBUSY (co is running on another
  *  thread or in a suspended task chain). */
-CORIO_API int corio_coro_send(corio_coro *co, void *value, void **out);
+CORIO_API int(corio_coro_send)(corio_coro *co, void *value, void **out);
 
 /** Generator iteration: resume with no value.  Returns 1 when the generator
  *  produced an item (*item set), 0 when it has returned (its return value is
  *  available from corio_coro_result), or a negative error as for send. */
-CORIO_API int corio_gen_next(corio_coro *gen, void **item);
+CORIO_API int(corio_gen_next)(corio_coro *gen, void **item);
 
 /** Resume `co` with an error code at its yield point (slide 29): its pending
  *  corio_coro_yield() returns `err`.  The body may handle it and yield again
@@ -138,7 +138,7 @@ CORIO_API uint64_t corio_coro_id(const corio_coro *co);
  *  makes close fail with -EPROTO), or the negative code given to throw.
  *  May be called from any depth of nested calls inside the body.
  *  Errors: -EPERM when the caller is not running inside a coroutine. */
-CORIO_API int corio_coro_yield(void *value, void **in);
+CORIO_API int(corio_coro_yield)(void *value, void **in);
 
 /** The coroutine running on this thread now, or NULL outside any. */
 CORIO_API corio_coro *corio_coro_self(void);
@@ -146,4 +146,7 @@ CORIO_API corio_coro *corio_coro_self(void);
 #ifdef __cplusplus
 }
 #endif
+
+/* The inline fast path of send, next and yield (not API). */
+#include "coro_fast.h"
 #endif

@@ -185,7 +185,7 @@ CORIO_API int corio_blocking_threads(unsigned *total, unsigned *idle);
  *  91's cycle) still returns -EDEADLK at once.  Waiting may be ended by a
  *  kill (-ECANCELED) or the timeout (-ETIMEDOUT); the call then did not
  *  happen.  Results and other errors as the plain calls. */
-CORIO_API int corio_coro_send_wait(corio_coro *co, void *value, void **out, int64_t timeout_ns);
+CORIO_API int(corio_coro_send_wait)(corio_coro *co, void *value, void **out, int64_t timeout_ns);
 CORIO_API int corio_coro_throw_wait(corio_coro *co, int err, void **out, int64_t timeout_ns);
 CORIO_API int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns);
 

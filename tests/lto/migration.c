@@ -8,7 +8,9 @@
  * third keeps yielding, so tasks keep resuming on the other worker.  After
  * every suspension each task checks that the runtime still knows who it
  * is (corio_task_id) and where it runs (corio_task_worker, against the
- * worker's own record).  Prints "N passed, M failed".
+ * worker's own record).  One of the two waits inside a coroutine of its
+ * chain, so the inline send and yield are checked across migration too.
+ * Prints "N passed, M failed".
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -24,12 +26,46 @@ static corio_tid ids[2];
 static _Atomic int turn;
 static _Atomic long wrong, migrations;
 
+/* Player 1 waits for its turn inside a coroutine of its chain: the task
+ * sends to it (the inline send of corio/coro_fast.h in this build), the
+ * body parks the task until the turn comes (the chain may be stolen while
+ * it waits) and yields back (the inline yield).  Both sides check who and
+ * where they are after every switch. */
+static void *waiter(void *arg) {
+    int me = (int)(intptr_t)arg;
+    corio_coro *self = corio_coro_self();
+    for (;;) {
+        while (atomic_load(&turn) != me) {
+            if (corio_task_park() < 0) return NULL;
+            if (corio_coro_self() != self) atomic_fetch_add(&wrong, 1);
+            if (corio_task_id() != ids[me]) atomic_fetch_add(&wrong, 1);
+        }
+        int w = corio_task_worker();
+        if (w < 0 || w > 1) atomic_fetch_add(&wrong, 1);
+        if (corio_coro_yield(NULL, NULL) < 0) return NULL;
+        if (corio_coro_self() != self) atomic_fetch_add(&wrong, 1);
+    }
+}
+
+static int wait_turn(int me, corio_coro *co) {
+    if (co == NULL) {
+        while (atomic_load(&turn) != me)
+            if (corio_task_park() < 0) return -1;
+        return 0;
+    }
+    int r = corio_coro_send(co, NULL, NULL);
+    if (r != CORIO_YIELDED) return -1;
+    if (corio_coro_self() != NULL) atomic_fetch_add(&wrong, 1);
+    return 0;
+}
+
 static void *player(void *arg) {
     int me = (int)(intptr_t)arg;
+    corio_coro *co = NULL;
+    if (me == 1 && corio_gen_create(&co, waiter, arg, NULL) < 0) return NULL;
     int where = corio_task_worker();
     for (int i = 0; i < ROUNDS; i++) {
-        while (atomic_load(&turn) != me)
-            if (corio_task_park() < 0) return NULL;
+        if (wait_turn(me, co) < 0) return NULL;
         if (corio_task_id() != ids[me]) atomic_fetch_add(&wrong, 1);
         int now = corio_task_worker();
         if (now < 0 || now > 1) atomic_fetch_add(&wrong, 1);
@@ -39,6 +75,7 @@ static void *player(void *arg) {
         corio_task_unpark(ids[1 - me]);
         if (i % 3 == 0) corio_task_yield();
     }
+    if (co != NULL) corio_coro_destroy(co);
     return NULL;
 }
 
