@@ -103,13 +103,18 @@ __attribute__((noreturn)) void corio__ctx_exit(corio__thread *t, corio__ctx *fro
  * of a jump to the resuming side; it lives on the suspending side's stack,
  * valid while that side is suspended. */
 
-/* Runs on the resumed side right after a jump lands there. */
-__attribute__((always_inline)) static inline void corio__ctx_arrived(transfer_t t, corio__ctx *self,
-                                                                     int first) {
+/* Runs on the resumed side right after a jump lands there; returns the
+ * thread of the jump (ours now).  Everything is read from the record before
+ * `after` runs: the hook may let another thread resume the jumper, whose
+ * stack holds the record. */
+__attribute__((always_inline)) static inline corio__thread *corio__ctx_arrived(transfer_t t,
+                                                                              corio__ctx *self,
+                                                                              int first) {
     struct corio__sw *s = t.data;
     corio__ctx *from = s->from;
     corio__after_fn after = s->after;
     void *arg = s->arg;
+    corio__thread *th = s->thread;
     from->fctx = t.fctx;
 #if defined(CORIO_ASAN)
     __sanitizer_finish_switch_fiber(first ? NULL : self->asan_fake, NULL, NULL);
@@ -118,8 +123,9 @@ __attribute__((always_inline)) static inline void corio__ctx_arrived(transfer_t 
 #endif
     /* A jump never changes OS threads, so the jumper's thread is ours: no
      * TLS access (trap 1 cannot bite through a pointer passed by value). */
-    s->thread->current = self;
+    th->current = self;
     if (after != NULL) after(arg);
+    return th;
 }
 
 /* Always inlined: after __tsan_switch_to_fiber, returning from an
@@ -142,11 +148,13 @@ __attribute__((always_inline)) static inline void corio__before_jump(corio__ctx 
 
 /* Suspend `from` (the running context on thread `t`) and run `to`.  When
  * someone later switches back to `from`, this returns, possibly on another
- * OS thread: callers must not use `t` afterwards.  `after(arg)`, if not
- * NULL, runs on `to`'s side right after the switch, when `from` is fully
- * saved: the place to publish that `from` may now be resumed by others
- * (trap 2). */
-__attribute__((always_inline)) static inline void corio__ctx_switch(corio__thread *t,
+ * OS thread: callers must not use `t` afterwards.  It returns the thread it
+ * came back on, which the side that switched to us wrote into its switch
+ * record: a caller that switches again (a loop) uses that one, never a TLS
+ * read (trap 1).  `after(arg)`, if not NULL, runs on `to`'s side right
+ * after the switch, when `from` is fully saved: the place to publish that
+ * `from` may now be resumed by others (trap 2). */
+__attribute__((always_inline)) static inline corio__thread *corio__ctx_switch(corio__thread *t,
                                                                     corio__ctx *from,
                                                                     corio__ctx *to,
                                                                     corio__after_fn after,
@@ -157,7 +165,7 @@ __attribute__((always_inline)) static inline void corio__ctx_switch(corio__threa
     void *target = to->fctx;
     to->fctx = NULL; /* running now; a second resume would trip the assert */
     transfer_t tr = jump_fcontext(target, &s);
-    corio__ctx_arrived(tr, from, 0);
+    return corio__ctx_arrived(tr, from, 0);
 }
 
 #endif

@@ -204,7 +204,7 @@ static int create(corio_coro **out, corio_coro_fn fn, void *arg, const corio_cor
      * the first coroutine exists (once per process). */
     corio__asym_init();
     co->fast = fast_ok(s);
-    atomic_flag_clear(&co->turn_lock.f);
+    corio__spin_init(&co->turn_lock);
     atomic_init(&co->waiters, 0);
     if (prime) {
         r = resume(co, 0, NULL, NULL);

@@ -91,7 +91,7 @@ static int grow_locked(void) {
      * the first tasks of a program get ids 1, 2, 3, ... */
     for (unsigned i = CHUNK; i-- > 0;) {
         corio__task *t = &c[i];
-        atomic_flag_clear(&t->lock.f);
+        corio__spin_init(&t->lock);
         t->index = nchunks * CHUNK + i;
         t->gen = gen_floor;
         t->next = free_list;

@@ -141,6 +141,29 @@ bool corio__worker_started(corio__worker *w);
 /* yield.c */
 /* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
 void corio__task_suspend(unsigned reason);
+/* The next task a park (or, `yielding`, a yield) of `t` may switch to
+ * directly, made w's current; NULL: through the worker's loop. */
+corio__task *corio__direct_next(corio__worker *w, corio__task *t, bool yielding);
+/* The hook of a direct park: commits it on the next task's stack. */
+void corio__after_direct_park(void *arg);
+/* Park the task running on `th` (reason PARK): straight to the next local
+ * task when there is one, else to the worker's loop.  Returns the thread
+ * the task resumed on, from the switch record, so that a caller waiting in
+ * a loop (corio__task_suspend, corio__wait_block) parks again with it and
+ * reads no TLS after a switch (trap 1).  Always inlined: each function
+ * level between a waiter and the switch is one more mispredicted return
+ * when it resumes (docs/bench.md, switch). */
+__attribute__((always_inline)) static inline corio__thread *corio__task_park_on(corio__thread *th) {
+    corio__worker *w = th->worker;
+    corio__task *t = w->current;
+    corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
+    t->top = me;
+    corio__task *n = corio__direct_next(w, t, false);
+    if (n != NULL) /* n is current now; t's park is committed by the hook */
+        return corio__ctx_switch(th, me, n->top, corio__after_direct_park, t);
+    w->reason = CORIO__R_PARK;
+    return corio__ctx_switch(th, me, &th->root, NULL, NULL);
+}
 /* corio_task_yield (yield.c) is the yield trap: it switches straight to
  * this worker's next task and queues the caller behind everything once its
  * context is saved. */

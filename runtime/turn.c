@@ -132,7 +132,7 @@ void corio__turn_kick(corio_coro *co) {
         }
         sync_flag(co);
         corio__spin_unlock(&co->turn_lock);
-        for (size_t i = 0; i < nf; i++) corio__wait_done(finished[i]);
+        corio__wait_done_all(finished, nf);
         if (nf < 64) return;
     }
 }

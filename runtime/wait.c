@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/block.h"
+#include "runtime/sched.h"
 #include "runtime/timer.h"
 
 /* A plain thread sleeps on the futex of its wait's own `done` word: it
@@ -50,23 +51,45 @@ void corio__cond_init_monotonic(void *cond) {
 void corio__wait_init(corio__wait *w) {
     atomic_init(&w->state, 0);
     atomic_init(&w->done, 0);
-    w->task = corio__block_self();
+    /* No switch in this function: the inline TLS read is safe here. */
+    corio__worker *wk = corio__thread_here()->worker;
+    w->task = wk != NULL ? wk->current : NULL;
 }
 
-void corio__wait_done(corio__wait *w) {
+static void done(corio__wait *w, bool handoff) {
     /* Read before the release store: afterwards the wait may be gone. */
     corio__task *t = w->task;
+    corio__worker *wk = t != NULL ? corio__thread_here()->worker : NULL;
+    if (wk != NULL && wk->rt == t->rt) {
+        /* The common case, inline: a task of t's runtime wakes t.  Nothing
+         * to pin (the runtime cannot be shut down under a running worker:
+         * block.h), and the worker is known (the same as corio__task_wake
+         * and corio__task_wake_next, without reading TLS again). */
+        atomic_store_explicit(&w->done, 1, memory_order_release);
+        if (corio__state_notify(&t->state, false)) {
+            if (handoff) corio__schedule_from(wk, t, true);
+            else corio__schedule_back(t);
+        }
+        return;
+    }
     if (t != NULL) {
         /* Once done is set the task may end and its runtime be shut down
          * while we are inside the wake: pin it (block.h). */
         void *pin = corio__block_pin(t);
         atomic_store_explicit(&w->done, 1, memory_order_release);
-        corio__block_wake(t);
+        if (handoff) corio__block_wake_next(t);
+        else corio__block_wake(t);
         corio__block_unpin(pin);
         return;
     }
     atomic_store_explicit(&w->done, 1, memory_order_release);
     syscall(SYS_futex, &w->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void corio__wait_done(corio__wait *w) { done(w, true); }
+
+void corio__wait_done_all(corio__wait *const *list, size_t n) {
+    for (size_t i = 0; i < n; i++) done(list[i], false);
 }
 
 static bool is_done(corio__wait *w) {
@@ -92,7 +115,13 @@ static int thread_block(corio__wait *w, int64_t deadline) {
     return atomic_load_explicit(&w->state, memory_order_acquire);
 }
 
-static int task_block(corio__wait *w, int64_t deadline, bool killable) {
+/* Inlined into corio__wait_block, which is CORIO__SWITCHES: the thread is
+ * read from TLS once, before the first park, and after each park taken
+ * from the switch (corio__task_park_on), so the loop carries no TLS
+ * address across a switch (trap 1), and a resumed waiter returns through
+ * two function levels (this and its primitive's) to its caller. */
+__attribute__((always_inline)) static inline int task_block(corio__wait *w, int64_t deadline,
+                                                           bool killable) {
     corio__timer tm;
     tm.idx = UINT32_MAX;
     bool armed = false;
@@ -104,19 +133,21 @@ static int task_block(corio__wait *w, int64_t deadline, bool killable) {
             armed = true;
         }
     }
+    corio__thread *th = corio__thread_here();
     while (!is_done(w)) {
-        if (killable && corio__block_killed(w->task) && corio__wait_decide(w, -ECANCELED)) {
+        if (killable && corio__state_cancelled(&w->task->state) &&
+            corio__wait_decide(w, -ECANCELED)) {
             atomic_store_explicit(&w->done, 1, memory_order_relaxed); /* our own */
             break;
         }
-        corio__block_suspend();
+        th = corio__task_park_on(th);
     }
     /* After this the timer thread never touches tm or w again. */
     if (armed) corio__timer_disarm(&tm);
     return atomic_load_explicit(&w->state, memory_order_acquire);
 }
 
-int corio__wait_block(corio__wait *w, int64_t deadline_ns, bool killable) {
+CORIO__SWITCHES int corio__wait_block(corio__wait *w, int64_t deadline_ns, bool killable) {
     if (w->task == NULL) return thread_block(w, deadline_ns);
     return task_block(w, deadline_ns, killable);
 }

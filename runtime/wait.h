@@ -88,8 +88,14 @@ static inline bool corio__wait_decided(corio__wait *w) {
     return atomic_load_explicit(&w->state, memory_order_acquire) != 0;
 }
 
-/* Publish the outcome and wake the waiter (from any thread). */
+/* Publish the outcome and wake the waiter (from any thread).  A task
+ * waiter is woken as a hand-off (corio__block_wake_next): it runs as soon
+ * as the waker's turn ends, at once if the waker parks next. */
 void corio__wait_done(corio__wait *w);
+/* The same for a batch (a broadcast, a close): the waiters are queued
+ * behind everything, so that they run in the order of the list (one
+ * hand-off after another would run the last one first). */
+void corio__wait_done_all(corio__wait *const *list, size_t n);
 
 /* Block until the wait is done; returns its state.  deadline_ns: absolute
  * CLOCK_MONOTONIC nanoseconds, or -1 for none (then the outcome is

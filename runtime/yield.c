@@ -14,21 +14,16 @@
  * parker and take the injection lock), a task's first turn (it maps a
  * stack) or its end, a full ring (the overflow moves a batch), a yield of
  * a task the fairness turn ran (it goes to the injection queue).  A popped
- * task that needs a first turn is handed to the loop as `handoff`. */
+ * task that needs a first turn is handed to the loop as `handoff`.
+ *
+ * A park switches directly the same way (a channel round trip is two
+ * parks, each handing the CPU to the task it just woke into the run-next
+ * slot): the parked task's context is saved once we land on the next
+ * task's stack, and only then is "parked" published (park_commit, DESIGN
+ * trap 2); a wake that came first makes it runnable again right there. */
 #include <errno.h>
 
 #include "runtime/sched.h"
-
-CORIO__SWITCHES void corio__task_suspend(unsigned reason) {
-    corio__thread *th = corio__thread_here(); /* not used after the switch */
-    corio__worker *w = th->worker;
-    corio__task *t = w->current;
-    corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
-    t->top = me;
-    w->reason = reason;
-    corio__ctx_switch(th, me, &th->root, NULL, NULL);
-    /* Resumed, perhaps by another worker: th and w are stale now. */
-}
 
 /* Runs on the next task's stack right after a direct yield: the yielded
  * task's context is saved now, so it may be queued (and stolen).  O(1):
@@ -39,18 +34,32 @@ static void after_direct_yield(void *arg) {
     corio__requeue_yielded(corio__thread_here()->worker, t);
 }
 
+/* Runs on the next task's stack right after a direct park: the parked
+ * task's context is saved now, so "parked" may be published.  If a wake
+ * came first the task runs again: in the run-next slot, which the switch
+ * left empty (it took the slot, or the slot was empty; only this worker
+ * fills it). */
+void corio__after_direct_park(void *arg) {
+    corio__task *t = arg;
+    if (!corio__state_park_commit(&t->state))
+        corio__schedule_from(corio__thread_here()->worker, t, true);
+}
+
 /* The next task to switch to directly, or NULL (then the worker's loop
- * decides, on its own stack). */
-static corio__task *direct_next(corio__worker *w, corio__task *t) {
-    if (t->fair_run || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
+ * decides, on its own stack).  `yielding`: a task that ran as the fairness
+ * turn's pick must yield through the loop (worker.c: it is requeued on the
+ * injection queue); a park has nothing to requeue. */
+corio__task *corio__direct_next(corio__worker *w, corio__task *t, bool yielding) {
+    if ((yielding && t->fair_run) || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
     /* The event source wants a pass: through the worker's stack (park.h). */
     const corio__parker_ops *ops = w->rt->parker_ops;
     if (ops->due != NULL && ops->due(w->parker)) return NULL;
     corio__task *n = corio__runq_take_lifo(w);
     if (n != NULL) {
-        /* From the slot: the ring may be full, and the hook must not
-         * overflow it on this stack; then the worker's loop queues it. */
-        if (corio__deque_len(&w->q) >= CORIO__DEQUE_CAPACITY) {
+        /* From the slot: the ring may be full, and the yield's hook must
+         * not overflow it on this stack; then the worker's loop queues it.
+         * (A park's hook never touches the ring: the slot, now empty.) */
+        if (yielding && corio__deque_len(&w->q) >= CORIO__DEQUE_CAPACITY) {
             w->handoff = n;
             return NULL;
         }
@@ -69,6 +78,19 @@ static corio__task *direct_next(corio__worker *w, corio__task *t) {
     return n;
 }
 
+CORIO__SWITCHES void corio__task_suspend(unsigned reason) {
+    corio__thread *th = corio__thread_here(); /* not used after the switch */
+    if (reason == CORIO__R_PARK) {
+        (void)corio__task_park_on(th);
+        return;
+    }
+    corio__worker *w = th->worker;
+    w->current->top = th->current;
+    w->reason = reason;
+    corio__ctx_switch(th, th->current, &th->root, NULL, NULL);
+    /* Resumed, perhaps by another worker: th and w are stale now. */
+}
+
 CORIO__SWITCHES int corio_task_yield(void) {
     corio__thread *th = corio__thread_here(); /* not used after the switch */
     corio__worker *w = th->worker;
@@ -76,7 +98,7 @@ CORIO__SWITCHES int corio_task_yield(void) {
     if (t == NULL) return -EPERM;
     corio__ctx *me = th->current;
     t->top = me;
-    corio__task *n = direct_next(w, t);
+    corio__task *n = corio__direct_next(w, t, true);
     if (n == NULL) {
         w->reason = CORIO__R_YIELD;
         corio__ctx_switch(th, me, &th->root, NULL, NULL);

@@ -22,7 +22,7 @@ int corio_cond_create(corio_cond **c) {
     if (c == NULL) return -EINVAL;
     corio_cond *x = calloc(1, sizeof *x);
     if (x == NULL) return -ENOMEM;
-    atomic_flag_clear(&x->q.lock.f);
+    corio__spin_init(&x->q.lock);
     *c = x;
     return 0;
 }
@@ -81,7 +81,9 @@ static int wake(corio_cond *c, bool all) {
             list[n++] = w;
         }
         corio__spin_unlock(&c->q.lock);
-        for (int i = 0; i < n; i++) corio__wait_done(list[i]);
+        /* A signal hands off; a broadcast queues all, in their order. */
+        if (all) corio__wait_done_all(list, (size_t)n);
+        else if (n == 1) corio__wait_done(list[0]);
         woken += n;
         if (!all || n < 64) return woken;
     }

@@ -51,7 +51,7 @@ int corio_group_create(corio_group **out, corio_rt *rt) {
     if (rt == NULL) return -EINVAL;
     corio_group *g = calloc(1, sizeof *g);
     if (g == NULL) return -ENOMEM;
-    atomic_flag_clear(&g->lock.f);
+    corio__spin_init(&g->lock);
     g->rt = rt;
     *out = g;
     return 0;

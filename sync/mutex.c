@@ -18,7 +18,7 @@ int corio_mutex_create(corio_mutex **m) {
     if (m == NULL) return -EINVAL;
     corio_mutex *x = calloc(1, sizeof *x);
     if (x == NULL) return -ENOMEM;
-    atomic_flag_clear(&x->q.lock.f);
+    corio__spin_init(&x->q.lock);
     *m = x;
     return 0;
 }

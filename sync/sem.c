@@ -16,7 +16,7 @@ int corio_sem_create(corio_sem **s, unsigned value) {
     if (s == NULL) return -EINVAL;
     corio_sem *x = calloc(1, sizeof *x);
     if (x == NULL) return -ENOMEM;
-    atomic_flag_clear(&x->q.lock.f);
+    corio__spin_init(&x->q.lock);
     x->value = value;
     *s = x;
     return 0;

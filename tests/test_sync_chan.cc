@@ -97,6 +97,42 @@ TEST_F(Chan, RendezvousHasNoBufferAndHandsOverBetweenTasks) {
   EXPECT_EQ(0u, corio_chan_len(c));
 }
 
+// A send to a waiting receiver is a hand-off: the receiver goes to the
+// sender's run-next slot and runs as soon as the sender parks, ahead of
+// work queued before the wake (here a task spawned just before the send,
+// which the wake moves from the slot to the ring).  Queued behind
+// everything, as I/O completions are, the receiver would run after it.
+TEST_F(Chan, AWokenReceiverRunsAsSoonAsTheSenderParks) {
+  Rt rt(1);
+  ASSERT_EQ(0, rt.rc());
+  ChanPtr c(sizeof(long), 0);
+  std::vector<char> log;  // one worker: no two tasks at once
+  bool receiving = false;
+  void *r = run(rt, [&]() -> void * {
+    corio_tid rx = tspawn([&]() -> void * {
+      long v = 0;
+      receiving = true;
+      if (corio_chan_recv(c, &v, CORIO_FOREVER) != 0 || v != 42) return V(-1);
+      log.push_back('R');
+      return V(0);
+    });
+    // The receiver runs and parks in its receive before we run again.
+    if (!yield_until([&] { return receiving; })) return V(-2);
+    corio_tid other = tspawn([&]() -> void * {
+      log.push_back('O');
+      return V(0);
+    });
+    long v = 42;
+    if (corio_chan_send(c, &v, CORIO_FOREVER) != 0) return V(-3);
+    void *res = V(-4);
+    if (corio_task_join(rx, &res) != 0 || res != V(0)) return V(-5);
+    if (corio_task_join(other, &res) != 0 || res != V(0)) return V(-6);
+    return V(0);
+  });
+  EXPECT_EQ(0, I(r));
+  EXPECT_EQ((std::vector<char>{'R', 'O'}), log);
+}
+
 TEST_F(Chan, CloseLetsReceiversDrainThenSaysClosed) {
   ChanPtr c(sizeof(long), 8);
   for (long i = 0; i < 5; i++) ASSERT_EQ(0, corio_chan_send(c, &i, 0));

@@ -217,6 +217,48 @@ TEST_F(Cond, SignalWakesOneBroadcastAllAndTheMutexIsHeld) {
   EXPECT_EQ(0, corio_mutex_destroy(m));
 }
 
+// A broadcast wakes its waiters as a batch, behind everything queued, in
+// the order they waited (corio__wait_done_all).  Hand-offs one after the
+// other would put each in the run-next slot and push the one before it to
+// the ring: the last woken would run first.  One worker, so the run order
+// is the scheduler's and the test can see it.
+TEST_F(Cond, BroadcastWakesTheWaitersInTheOrderTheyWaited) {
+  Rt rt(1);
+  ASSERT_EQ(0, rt.rc());
+  corio_mutex *m;
+  corio_cond *c;
+  ASSERT_EQ(0, corio_mutex_create(&m));
+  ASSERT_EQ(0, corio_cond_create(&c));
+  const int n = 6;
+  std::vector<int> waited, woke;  // one worker: no two tasks at once
+  bool go = false;
+  void *r = run(rt, [&]() -> void * {
+    std::vector<corio_tid> ts;
+    for (int i = 0; i < n; i++)
+      ts.push_back(tspawn([&, i]() -> void * {
+        if (corio_mutex_lock(m, CORIO_FOREVER) != 0) return V(-1);
+        waited.push_back(i);
+        while (!go)
+          if (corio_cond_wait(c, m, CORIO_FOREVER) != 0) break;
+        woke.push_back(i);
+        return V(corio_mutex_unlock(m));
+      }));
+    if (!yield_until([&] { return waited.size() == size_t(n); })) return V(-2);
+    go = true;
+    if (corio_cond_broadcast(c) != n) return V(-3);
+    for (auto t : ts) {
+      void *res = V(-4);
+      if (corio_task_join(t, &res) != 0 || res != nullptr) return V(-5);
+    }
+    return V(0);
+  });
+  EXPECT_EQ(0, I(r));
+  ASSERT_EQ(size_t(n), woke.size());
+  EXPECT_EQ(waited, woke);
+  EXPECT_EQ(0, corio_cond_destroy(c));
+  EXPECT_EQ(0, corio_mutex_destroy(m));
+}
+
 TEST_F(Cond, TimeoutAndKillReturnWithTheMutexHeld) {
   Rt rt(1);
   ASSERT_EQ(0, rt.rc());
