@@ -9,7 +9,8 @@
  * every suspension each task checks that the runtime still knows who it
  * is (corio_task_id) and where it runs (corio_task_worker, against the
  * worker's own record).  One of the two waits inside a coroutine of its
- * chain, so the inline send and yield are checked across migration too.
+ * chain, so the inline send and yield are checked across migration too,
+ * and two more tasks play ping-pong over channels (corio__wait_block).
  * Prints "N passed, M failed".
  */
 #include <errno.h>
@@ -79,6 +80,28 @@ static void *player(void *arg) {
     return NULL;
 }
 
+/* Two more tasks play ping-pong over unbuffered channels: each receive
+ * parks inside corio__wait_block, which loops around its park with the
+ * thread the switch returns (no TLS read after a switch); here that loop
+ * is compiled with LTO beside its callers. */
+static corio_chan *pings[2];
+
+static void *chan_player(void *arg) {
+    int me = (int)(intptr_t)arg; /* 0 sends first on pings[0]; 1 answers on pings[1] */
+    corio_tid id = corio_task_id();
+    for (long i = 0; i < ROUNDS / 4; i++) {
+        long v = i;
+        if (me == 0 && corio_chan_send(pings[0], &v, CORIO_FOREVER) != 0) return NULL;
+        if (corio_chan_recv(pings[1 - me], &v, CORIO_FOREVER) != 0) return NULL;
+        if (v != i || corio_task_id() != id) atomic_fetch_add(&wrong, 1);
+        int w = corio_task_worker();
+        if (w < 0 || w > 1) atomic_fetch_add(&wrong, 1);
+        if (me == 1 && corio_chan_send(pings[1], &v, CORIO_FOREVER) != 0) return NULL;
+        if (i % 7 == 0) corio_task_yield();
+    }
+    return (void *)1;
+}
+
 static void *yielder(void *arg) {
     (void)arg;
     corio_tid me = corio_task_id();
@@ -96,7 +119,11 @@ int main(void) {
     o.workers = 2;
     if (corio_rt_create(&rt, &o) < 0) return 1;
     atomic_store(&turn, -1);
-    corio_tid y;
+    corio_tid y, cp[2];
+    if (corio_chan_create(&pings[0], sizeof(long), 0) < 0) return 1;
+    if (corio_chan_create(&pings[1], sizeof(long), 0) < 0) return 1;
+    for (int i = 0; i < 2; i++)
+        if (corio_rt_spawn(rt, &cp[i], chan_player, (void *)(intptr_t)i) < 0) return 1;
     if (corio_rt_spawn(rt, &ids[0], player, (void *)0) < 0) return 1;
     if (corio_rt_spawn(rt, &ids[1], player, (void *)1) < 0) return 1;
     if (corio_rt_spawn(rt, &y, yielder, NULL) < 0) return 1;
@@ -107,7 +134,13 @@ int main(void) {
         if (corio_rt_join(rt, ids[i], NULL) != 0) failed++;
     atomic_store(&turn, 2);
     if (corio_rt_join(rt, y, NULL) != 0) failed++;
+    for (int i = 0; i < 2; i++) {
+        void *res = NULL;
+        if (corio_rt_join(rt, cp[i], &res) != 0 || res != (void *)1) failed++;
+    }
     corio_rt_shutdown(rt);
+    corio_chan_destroy(pings[0]);
+    corio_chan_destroy(pings[1]);
     if (atomic_load(&wrong) != 0) failed++;
     printf("lto migration: %d rounds, %ld resumes on another worker, %ld wrong answers\n", ROUNDS,
            atomic_load(&migrations), atomic_load(&wrong));
