@@ -22,8 +22,10 @@
  * runs (default 5).  Each case gets a fresh runtime that its runs share,
  * and checks every item it receives.
  *
- * The Go peer runs each case right after corio's, with GOMAXPROCS 1 for
- * same-worker and 2 for the others (it sets that itself).  Its path comes
+ * The Go peer runs each case alternately with corio's: after each timed
+ * corio run, one run of the peer in a fresh process (its own warm-up at
+ * N / 10, then one timed run), with GOMAXPROCS 1 for same-worker and 2 for
+ * the others (it sets that itself); the medians are compared.  Its path comes
  * from CORIO_BENCH_GO_CHAN (set by bench/run; empty: not built) or else
  * <this executable's directory>/go/chan; without it only corio is
  * measured. */
@@ -229,27 +231,35 @@ static void run_once(int k, corio_rt *rt, long n, corio_result *res) {
     res->start_q = pp.start_q;
 }
 
+static double run_go(int k, long n, int runs);
+
 /* A warm-up run at n / 10, then the median of `runs` runs; apart_pct is
- * the median too. */
-static corio_result measure(int k, long n, int runs) {
+ * the median too.  With the Go peer (`go` not NULL), each corio run is
+ * followed by one run of the peer (a fresh process, its own warm-up), and
+ * *go is the median of those: the two alternate, so that both see the same
+ * phases of a noisy machine (one block of corio runs, then one of Go runs,
+ * gave ratios from 0.35x to 0.66x in one sitting). */
+static corio_result measure(int k, long n, int runs, double *go) {
     corio_rt_opts o = {0};
     o.workers = cases[k].workers;
     corio_rt *rt;
     ok(corio_rt_create(&rt, &o), "corio_rt_create");
     if (corio_rt_workers(rt) != o.workers) die("the runtime has %u workers", corio_rt_workers(rt));
-    double *ns = malloc(2 * sizeof *ns * (size_t)runs);
+    double *ns = malloc(3 * sizeof *ns * (size_t)runs);
     if (ns == NULL) die("out of memory");
-    double *apart = ns + runs;
+    double *apart = ns + runs, *gns = ns + 2 * runs;
     corio_result res = {0};
     run_once(k, rt, n / 10 > 0 ? n / 10 : 1, &res);
     for (int r = 0; r < runs; r++) {
         run_once(k, rt, n, &res);
         ns[r] = res.ns;
         apart[r] = res.apart_pct;
+        if (go != NULL) gns[r] = run_go(k, n, 1);
     }
     ok(corio_rt_shutdown(rt), "corio_rt_shutdown");
     res.ns = bench_median(ns, (size_t)runs);
     res.apart_pct = bench_median(apart, (size_t)runs);
+    if (go != NULL) *go = bench_median(gns, (size_t)runs);
     free(ns);
     return res;
 }
@@ -340,7 +350,8 @@ static void print_table(const corio_result *c, const double *g, int have_go,
                         const bench_opts *o) {
     printf("chan: unbuffered channels of 8-byte items, corio_chan vs Go chan (bench/go/chan.go)\n");
     printf("machine: %s\n", bench_machine());
-    printf("method: wall time, median of %d runs after a warm-up run, fresh runtime per case;\n"
+    printf("method: wall time, median of %d runs after a warm-up run, fresh runtime per case,\n"
+           "        corio and Go runs alternating;\n"
            "        N = %ld round trips (ping-pong) or items (fan-in-8: 8 senders, 1 receiver)\n",
            o->runs, o->iters);
     if (!have_go) printf("go peer missing: %s\n", go_missing);
@@ -372,8 +383,7 @@ int main(int argc, char **argv) {
     double g[N_CASES] = {0};
     for (int k = 0; k < N_CASES; k++) {
         if (isatty(2)) fprintf(stderr, "\rchan: %-24s", cases[k].name);
-        c[k] = measure(k, o.iters, o.runs);
-        if (have_go) g[k] = run_go(k, o.iters, o.runs);
+        c[k] = measure(k, o.iters, o.runs, have_go ? &g[k] : NULL);
     }
     if (isatty(2)) fprintf(stderr, "\r%40s\r", "");
 

@@ -141,29 +141,6 @@ bool corio__worker_started(corio__worker *w);
 /* yield.c */
 /* Suspend the calling task (reason YIELD or PARK).  Must be in a task. */
 void corio__task_suspend(unsigned reason);
-/* The next task a park (or, `yielding`, a yield) of `t` may switch to
- * directly, made w's current; NULL: through the worker's loop. */
-corio__task *corio__direct_next(corio__worker *w, corio__task *t, bool yielding);
-/* The hook of a direct park: commits it on the next task's stack. */
-void corio__after_direct_park(void *arg);
-/* Park the task running on `th` (reason PARK): straight to the next local
- * task when there is one, else to the worker's loop.  Returns the thread
- * the task resumed on, from the switch record, so that a caller waiting in
- * a loop (corio__task_suspend, corio__wait_block) parks again with it and
- * reads no TLS after a switch (trap 1).  Always inlined: each function
- * level between a waiter and the switch is one more mispredicted return
- * when it resumes (docs/bench.md, switch). */
-__attribute__((always_inline)) static inline corio__thread *corio__task_park_on(corio__thread *th) {
-    corio__worker *w = th->worker;
-    corio__task *t = w->current;
-    corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
-    t->top = me;
-    corio__task *n = corio__direct_next(w, t, false);
-    if (n != NULL) /* n is current now; t's park is committed by the hook */
-        return corio__ctx_switch(th, me, n->top, corio__after_direct_park, t);
-    w->reason = CORIO__R_PARK;
-    return corio__ctx_switch(th, me, &th->root, NULL, NULL);
-}
 /* corio_task_yield (yield.c) is the yield trap: it switches straight to
  * this worker's next task and queues the caller behind everything once its
  * context is saved. */
@@ -196,6 +173,63 @@ static inline corio__task *corio__runq_pop(corio__worker *w) {
     if (t != NULL) w->ring_pops++;
     return t;
 }
+
+/* yield.c and wait.c: direct switches. */
+/* The next task to switch to directly, or NULL (then the worker's loop
+ * decides, on its own stack).  `yielding`: a task that ran as the fairness
+ * turn's pick must yield through the loop (worker.c: it is requeued on the
+ * injection queue); a park has nothing to requeue.  Inline: it is on
+ * every direct yield's and park's path (yield.c, corio__task_park_on). */
+static inline corio__task *corio__direct_next(corio__worker *w, corio__task *t, bool yielding) {
+    if ((yielding && t->fair_run) || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
+    /* The event source wants a pass: through the worker's stack (park.h). */
+    const corio__parker_ops *ops = w->rt->parker_ops;
+    if (ops->due != NULL && ops->due(w->parker)) return NULL;
+    corio__task *n = corio__runq_take_lifo(w);
+    if (n != NULL) {
+        /* From the slot: the ring may be full, and the yield's hook must
+         * not overflow it on this stack; then the worker's loop queues it.
+         * (A park's hook never touches the ring: the slot, now empty.) */
+        if (yielding && corio__deque_len(&w->q) >= CORIO__DEQUE_CAPACITY) {
+            w->handoff = n;
+            return NULL;
+        }
+    } else {
+        /* From the ring: its slot is free for the yielder. */
+        n = corio__deque_pop(&w->q);
+        if (n == NULL) return NULL;
+        w->ring_pops++;
+    }
+    w->tick++;
+    if (!n->started) {
+        w->handoff = n;
+        return NULL;
+    }
+    corio__turn_enter(w, n);
+    return n;
+}
+
+/* The hook of a direct park: commits it on the next task's stack. */
+void corio__after_direct_park(void *arg);
+/* Park the task running on `th` (reason PARK): straight to the next local
+ * task when there is one, else to the worker's loop.  Returns the thread
+ * the task resumed on, from the switch record, so that a caller waiting in
+ * a loop (corio__task_suspend, corio__wait_block) parks again with it and
+ * reads no TLS after a switch (trap 1).  Always inlined: each function
+ * level between a waiter and the switch is one more mispredicted return
+ * when it resumes (docs/bench.md, switch). */
+__attribute__((always_inline)) static inline corio__thread *corio__task_park_on(corio__thread *th) {
+    corio__worker *w = th->worker;
+    corio__task *t = w->current;
+    corio__ctx *me = th->current; /* the task, or a coroutine it is resuming */
+    t->top = me;
+    corio__task *n = corio__direct_next(w, t, false);
+    if (n != NULL) /* n is current now; t's park is committed by the hook */
+        return corio__ctx_switch(th, me, n->top, corio__after_direct_park, t);
+    w->reason = CORIO__R_PARK;
+    return corio__ctx_switch(th, me, &th->root, NULL, NULL);
+}
+
 /* Another worker's run-next slot holds a task (seq_cst loads). */
 bool corio__rt_any_lifo(struct corio_rt *rt, const corio__worker *self);
 

@@ -30,8 +30,7 @@ int64_t corio__now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t corio__deadline(int64_t timeout_ns) {
-    if (timeout_ns < 0) return -1;
+int64_t corio__deadline_at(int64_t timeout_ns) {
     int64_t now = corio__now_ns();
     return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
 }
@@ -150,24 +149,4 @@ __attribute__((always_inline)) static inline int task_block(corio__wait *w, int6
 CORIO__SWITCHES int corio__wait_block(corio__wait *w, int64_t deadline_ns, bool killable) {
     if (w->task == NULL) return thread_block(w, deadline_ns);
     return task_block(w, deadline_ns, killable);
-}
-
-corio__wnode *corio__waitq_peek(corio__waitq *q) {
-    for (corio__wnode *n = q->head; n != NULL;) {
-        corio__wnode *next = n->next;
-        if (!corio__wait_decided(n->wait)) return n;
-        corio__waitq_remove(q, n);
-        n = next;
-    }
-    return NULL;
-}
-
-corio__wnode *corio__waitq_claim(corio__waitq *q) {
-    for (;;) {
-        corio__wnode *n = corio__waitq_peek(q);
-        if (n == NULL) return NULL;
-        corio__waitq_remove(q, n);
-        if (corio__wait_decide(n->wait, n->value)) return n;
-        /* Decided elsewhere between the peek and the CAS: next one. */
-    }
 }

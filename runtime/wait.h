@@ -107,7 +107,10 @@ int corio__wait_block(corio__wait *w, int64_t deadline_ns, bool killable);
 /* The monotonic clock in nanoseconds, and a relative timeout (< 0: none)
  * as a deadline (-1: none), saturating. */
 int64_t corio__now_ns(void);
-int64_t corio__deadline(int64_t timeout_ns);
+int64_t corio__deadline_at(int64_t timeout_ns); /* timeout_ns >= 0 */
+static inline int64_t corio__deadline(int64_t timeout_ns) {
+    return timeout_ns < 0 ? -1 : corio__deadline_at(timeout_ns);
+}
 /* A condition variable whose timed waits take CLOCK_MONOTONIC deadlines
  * (the helper threads' sleeps: timer.c, sync/pool.c), and a deadline in
  * nanoseconds as their timespec. */
@@ -137,15 +140,34 @@ static inline void corio__waitq_remove(corio__waitq *q, corio__wnode *n) {
     n->queued = false;
 }
 
+/* The first node whose wait is still undecided, without claiming it (nodes
+ * decided elsewhere are unlinked on the way).  For a waker that must check
+ * something about the waiter before it commits (a select on both ends).
+ * Inline, as claim: they are on every channel operation's path. */
+static inline corio__wnode *corio__waitq_peek(corio__waitq *q) {
+    for (corio__wnode *n = q->head; n != NULL;) {
+        corio__wnode *next = n->next;
+        if (!corio__wait_decided(n->wait)) return n;
+        corio__waitq_remove(q, n);
+        n = next;
+    }
+    return NULL;
+}
+
 /* Unlink and claim the first node whose wait is still undecided, with its
  * own `value`; nodes decided elsewhere are unlinked on the way.  NULL when
  * none.  The caller calls corio__wait_done on the returned node's wait
  * after it has done its part. */
-corio__wnode *corio__waitq_claim(corio__waitq *q);
-
-/* The first node whose wait is still undecided, without claiming it (nodes
- * decided elsewhere are unlinked on the way).  For a waker that must check
- * something about the waiter before it commits (a select on both ends). */
-corio__wnode *corio__waitq_peek(corio__waitq *q);
+static inline corio__wnode *corio__waitq_claim(corio__waitq *q) {
+    /* No load of the state before the CAS: a node decided elsewhere fails
+     * the CAS as surely, and a load first would fetch the line shared only
+     * to need it exclusive a moment later. */
+    for (corio__wnode *n; (n = q->head) != NULL;) {
+        corio__waitq_remove(q, n);
+        if (corio__wait_decide(n->wait, n->value)) return n;
+        /* Decided elsewhere (a timeout, a kill): unlinked; the next one. */
+    }
+    return NULL;
+}
 
 #endif

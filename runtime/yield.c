@@ -45,39 +45,6 @@ void corio__after_direct_park(void *arg) {
         corio__schedule_from(corio__thread_here()->worker, t, true);
 }
 
-/* The next task to switch to directly, or NULL (then the worker's loop
- * decides, on its own stack).  `yielding`: a task that ran as the fairness
- * turn's pick must yield through the loop (worker.c: it is requeued on the
- * injection queue); a park has nothing to requeue. */
-corio__task *corio__direct_next(corio__worker *w, corio__task *t, bool yielding) {
-    if ((yielding && t->fair_run) || (w->tick + 1) % CORIO__FAIR_INTERVAL == 0) return NULL;
-    /* The event source wants a pass: through the worker's stack (park.h). */
-    const corio__parker_ops *ops = w->rt->parker_ops;
-    if (ops->due != NULL && ops->due(w->parker)) return NULL;
-    corio__task *n = corio__runq_take_lifo(w);
-    if (n != NULL) {
-        /* From the slot: the ring may be full, and the yield's hook must
-         * not overflow it on this stack; then the worker's loop queues it.
-         * (A park's hook never touches the ring: the slot, now empty.) */
-        if (yielding && corio__deque_len(&w->q) >= CORIO__DEQUE_CAPACITY) {
-            w->handoff = n;
-            return NULL;
-        }
-    } else {
-        /* From the ring: its slot is free for the yielder. */
-        n = corio__deque_pop(&w->q);
-        if (n == NULL) return NULL;
-        w->ring_pops++;
-    }
-    w->tick++;
-    if (!n->started) {
-        w->handoff = n;
-        return NULL;
-    }
-    corio__turn_enter(w, n);
-    return n;
-}
-
 CORIO__SWITCHES void corio__task_suspend(unsigned reason) {
     corio__thread *th = corio__thread_here(); /* not used after the switch */
     if (reason == CORIO__R_PARK) {

@@ -70,7 +70,10 @@ static bool full(const corio_chan *ch) {
     return ch->cap != CORIO_CHAN_UNBOUNDED && ch->len >= ch->cap;
 }
 
-int corio__chan_send_locked(corio_chan *ch, const void *item, corio__wait **wake) {
+/* The locked halves, inline in this file's send and receive (a call less
+ * on every operation); select.c calls the exported wrappers below. */
+__attribute__((always_inline)) static inline int send_locked(corio_chan *ch, const void *item,
+                                                            corio__wait **wake) {
     *wake = NULL;
     if (ch->closed) return -EPIPE;
     corio__wnode *n = corio__waitq_claim(&ch->recvq);
@@ -88,7 +91,8 @@ int corio__chan_send_locked(corio_chan *ch, const void *item, corio__wait **wake
     return 0;
 }
 
-int corio__chan_recv_locked(corio_chan *ch, void *item, corio__wait **wake) {
+__attribute__((always_inline)) static inline int recv_locked(corio_chan *ch, void *item,
+                                                            corio__wait **wake) {
     *wake = NULL;
     if (ch->len > 0) {
         if (item != NULL) copy_item(ch, item, slot(ch, 0));
@@ -111,6 +115,14 @@ int corio__chan_recv_locked(corio_chan *ch, void *item, corio__wait **wake) {
         return 0;
     }
     return ch->closed ? CORIO_CHAN_CLOSED : -EAGAIN;
+}
+
+int corio__chan_send_locked(corio_chan *ch, const void *item, corio__wait **wake) {
+    return send_locked(ch, item, wake);
+}
+
+int corio__chan_recv_locked(corio_chan *ch, void *item, corio__wait **wake) {
+    return recv_locked(ch, item, wake);
 }
 
 /* Wait in `q` with `data` as the item; the outcome for a plain operation.
@@ -142,7 +154,7 @@ static int chan_send(corio_chan *ch, const void *item, int64_t timeout_ns, bool 
     if (ch == NULL || item == NULL) return -EINVAL;
     corio__wait *wake;
     corio__spin_lock(&ch->lock);
-    int r = corio__chan_send_locked(ch, item, &wake);
+    int r = send_locked(ch, item, &wake);
     if (r != -EAGAIN || timeout_ns == 0) {
         corio__spin_unlock(&ch->lock);
         if (wake != NULL) corio__wait_done(wake);
@@ -155,7 +167,7 @@ static int chan_recv(corio_chan *ch, void *item, int64_t timeout_ns, bool is_try
     if (ch == NULL) return -EINVAL;
     corio__wait *wake;
     corio__spin_lock(&ch->lock);
-    int r = corio__chan_recv_locked(ch, item, &wake);
+    int r = recv_locked(ch, item, &wake);
     if (r != -EAGAIN || timeout_ns == 0) {
         corio__spin_unlock(&ch->lock);
         if (wake != NULL) corio__wait_done(wake);
