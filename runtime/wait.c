@@ -13,6 +13,7 @@
 #include "runtime/block.h"
 #include "runtime/sched.h"
 #include "runtime/timer.h"
+#include "runtime/wait_block.h"
 
 /* A plain thread sleeps on the futex of its wait's own `done` word: it
  * sleeps only while done is still 0, so a wake between its check and its
@@ -91,12 +92,8 @@ void corio__wait_done_all(corio__wait *const *list, size_t n) {
     for (size_t i = 0; i < n; i++) done(list[i], false);
 }
 
-static bool is_done(corio__wait *w) {
-    return atomic_load_explicit(&w->done, memory_order_acquire) != 0;
-}
-
-static int thread_block(corio__wait *w, int64_t deadline) {
-    while (!is_done(w)) {
+int corio__wait_thread_block(corio__wait *w, int64_t deadline) {
+    while (!corio__wait_is_done(w)) {
         struct timespec ts, *tsp = NULL;
         if (deadline >= 0 && !corio__wait_decided(w)) {
             if (corio__now_ns() >= deadline) {
@@ -114,39 +111,6 @@ static int thread_block(corio__wait *w, int64_t deadline) {
     return atomic_load_explicit(&w->state, memory_order_acquire);
 }
 
-/* Inlined into corio__wait_block, which is CORIO__SWITCHES: the thread is
- * read from TLS once, before the first park, and after each park taken
- * from the switch (corio__task_park_on), so the loop carries no TLS
- * address across a switch (trap 1), and a resumed waiter returns through
- * two function levels (this and its primitive's) to its caller. */
-__attribute__((always_inline)) static inline int task_block(corio__wait *w, int64_t deadline,
-                                                           bool killable) {
-    corio__timer tm;
-    tm.idx = UINT32_MAX;
-    bool armed = false;
-    if (deadline >= 0) {
-        int r = corio__timer_arm(&tm, w, deadline);
-        if (r < 0) {
-            if (corio__wait_decide(w, r)) return r;
-        } else {
-            armed = true;
-        }
-    }
-    corio__thread *th = corio__thread_here();
-    while (!is_done(w)) {
-        if (killable && corio__state_cancelled(&w->task->state) &&
-            corio__wait_decide(w, -ECANCELED)) {
-            atomic_store_explicit(&w->done, 1, memory_order_relaxed); /* our own */
-            break;
-        }
-        th = corio__task_park_on(th);
-    }
-    /* After this the timer thread never touches tm or w again. */
-    if (armed) corio__timer_disarm(&tm);
-    return atomic_load_explicit(&w->state, memory_order_acquire);
-}
-
 CORIO__SWITCHES int corio__wait_block(corio__wait *w, int64_t deadline_ns, bool killable) {
-    if (w->task == NULL) return thread_block(w, deadline_ns);
-    return task_block(w, deadline_ns, killable);
+    return corio__wait_block_here(w, deadline_ns, killable);
 }

@@ -15,6 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The wait inline (the hot path of every channel round trip); chan_send
+ * and chan_recv are CORIO__SWITCHES for it (runtime/wait_block.h). */
+#include "runtime/wait_block.h"
+
 #define ITEM_MAX 65536u
 
 int corio_chan_create(corio_chan **out, size_t item_size, size_t capacity) {
@@ -127,8 +131,10 @@ int corio__chan_recv_locked(corio_chan *ch, void *item, corio__wait **wake) {
 
 /* Wait in `q` with `data` as the item; the outcome for a plain operation.
  * Called with the lock held; returns with it released.  Inlined into the
- * send and the receive: a resumed waiter returns through one function
- * level fewer, each a mispredicted return after a switch (docs/bench.md). */
+ * send and the receive, with the wait itself (corio__wait_block_here): a
+ * resumed waiter returns straight to the caller of corio_chan_send or
+ * corio_chan_recv, through no function level of the runtime's, each a
+ * mispredicted return after a switch (docs/bench.md). */
 __attribute__((always_inline)) static inline int wait_in(corio_chan *ch, corio__waitq *q,
                                                         void *data, int64_t timeout_ns,
                                                         bool is_send) {
@@ -138,7 +144,7 @@ __attribute__((always_inline)) static inline int wait_in(corio_chan *ch, corio__
     corio__wnode n = {.wait = &w, .data = data, .value = 1};
     corio__waitq_push(q, &n);
     corio__spin_unlock(&ch->lock);
-    int r = corio__wait_block(&w, deadline, true);
+    int r = corio__wait_block_here(&w, deadline, true);
     if (r > 0) {
         /* The claimer unlinked us. */
         if (r & CHAN_CLOSED_BIT) return is_send ? -EPIPE : CORIO_CHAN_CLOSED;
@@ -150,7 +156,8 @@ __attribute__((always_inline)) static inline int wait_in(corio_chan *ch, corio__
     return r;
 }
 
-static int chan_send(corio_chan *ch, const void *item, int64_t timeout_ns, bool is_try) {
+CORIO__SWITCHES static int chan_send(corio_chan *ch, const void *item, int64_t timeout_ns,
+                                     bool is_try) {
     if (ch == NULL || item == NULL) return -EINVAL;
     corio__wait *wake;
     corio__spin_lock(&ch->lock);
@@ -163,7 +170,8 @@ static int chan_send(corio_chan *ch, const void *item, int64_t timeout_ns, bool 
     return wait_in(ch, &ch->sendq, (void *)item, timeout_ns, true);
 }
 
-static int chan_recv(corio_chan *ch, void *item, int64_t timeout_ns, bool is_try) {
+CORIO__SWITCHES static int chan_recv(corio_chan *ch, void *item, int64_t timeout_ns,
+                                     bool is_try) {
     if (ch == NULL) return -EINVAL;
     corio__wait *wake;
     corio__spin_lock(&ch->lock);
