@@ -10,10 +10,11 @@
  *
  * Where the scheduler calls what (worker.c, yield.c, idle.c):
  *   due()   on every scheduler pass: after every task turn on the worker's
- *           stack, and in every direct yield before it switches.  O(1), no
+ *           stack, and in every direct yield or park before it switches
+ *           (each counts as a pass).  O(1), no
  *           system call: "does poll have work now?" (submissions waiting
  *           long enough, completions posted, a message from another
- *           thread).  A direct yield that sees true goes through the
+ *           thread).  A direct yield or park that sees true goes through the
  *           worker's stack instead, where the loop calls poll.
  *   poll()  after a turn when due() said so, on every fairness turn, and
  *           before a worker with an empty queue goes stealing (Go's

@@ -29,8 +29,9 @@
  *       a waker's IDLE -> ACTIVE) or by the worker that ran it (a yield, a
  *       failed park_commit).  So it is on at most one queue, and it runs on
  *       at most one thread.
- *   R2. "Parked" is published only by park_commit, on the worker's stack,
- *       after the task's context is saved (DESIGN trap 2): a waker never
+ *   R2. "Parked" is published only by park_commit, by the worker, after the
+ *       task's context is saved (DESIGN trap 2): on its own stack, or in
+ *       the hook of a direct park on the next task's stack.  A waker never
  *       resumes a half-saved stack.
  *   R3. Every wake and every kill is a read-modify-write of this word, and
  *       so is park_commit.  Whatever a waker did before its RMW (set a

@@ -33,8 +33,9 @@
  *
  * Lifetime: a waker must read everything it needs from the wait (the task)
  * before the `done` store: after it the waiter may return and its stack
- * be reused.  corio__wait_done does that, and pins the task's runtime
- * across the store and the wake (runtime/block.h). */
+ * be reused.  corio__wait_done does that, and, when the waker is not a
+ * worker of the task's runtime, pins that runtime across the store and
+ * the wake (runtime/block.h; a worker needs no pin: the shutdown joins it). */
 #ifndef CORIO_RUNTIME_WAIT_H
 #define CORIO_RUNTIME_WAIT_H
 

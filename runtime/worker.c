@@ -18,7 +18,9 @@
  * (park_commit publishes it as parked, or it runs again if a wake came
  * first), or returned (finished: its joiners are woken).  That end is
  * handled here, on the worker's own stack, after the task's context is
- * saved (DESIGN trap 2).
+ * saved (DESIGN trap 2); a direct yield or park (yield.c) hands the worker
+ * to the next task without coming here, and its switch's hook does the
+ * same for the task that left.
  *
  * Rejected: a single shared queue (every spawn contends on one lock); a
  * FIFO ring for the owner, as Go and tokio have (fork-join programs then

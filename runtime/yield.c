@@ -7,8 +7,8 @@
  *
  * The direct yield switches straight to this worker's next task, one stack
  * switch instead of two through the worker's loop.  It runs on the
- * yielding task's stack, so it is kept to O(1) work with no system call:
- * it pops the run-next slot or the ring's newest task (one CAS), and only
+ * yielding task's stack, so it is kept to O(1) work (no system call but
+ * the wake of a sleeping worker that its requeue may make): it pops the run-next slot or the ring's newest task (one CAS), and only
  * a task that already has a stack is switched to.  Everything else goes
  * through the worker's own stack: the fairness turn (it may poll the I/O
  * parker and take the injection lock), a task's first turn (it maps a
@@ -20,7 +20,9 @@
  * parks, each handing the CPU to the task it just woke into the run-next
  * slot): the parked task's context is saved once we land on the next
  * task's stack, and only then is "parked" published (park_commit, DESIGN
- * trap 2); a wake that came first makes it runnable again right there. */
+ * trap 2); a wake that came first makes it runnable again right there
+ * (in the slot; that fill, like the yield hook's requeue, may wake a
+ * sleeping worker: the one system call either hook can make). */
 #include <errno.h>
 
 #include "runtime/sched.h"
