@@ -28,8 +28,6 @@ void corio__block_suspend(void) { corio__task_suspend(CORIO__R_PARK); }
 
 void corio__block_wake(corio__task *t) { corio__task_wake(t); }
 
-void corio__block_wake_next(corio__task *t) { corio__task_wake_next(t); }
-
 void *corio__block_pin(corio__task *t) {
     corio__worker *w = corio__thread_here()->worker;
     corio_rt *rt = t->rt;

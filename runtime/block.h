@@ -56,11 +56,6 @@ void corio__block_suspend(void);
  * deliver many wakes in a batch (I/O completions), which then run in the
  * order they came. */
 void corio__block_wake(corio__task *t);
-/* The same, as a hand-off: on a worker of t's runtime, t goes to the
- * run-next slot and runs as soon as the waker's turn ends (or at once, if
- * the waker parks next: the direct switch of corio__task_park_on).  For a
- * waker that hands t something it waits for (a channel item, a lock). */
-void corio__block_wake_next(corio__task *t);
 /* For a waker that may not be a worker of t's runtime (a plain thread, a
  * helper thread, another runtime's worker) and whose wake lets t end: once
  * t has seen the condition it may return, and its runtime may be shut

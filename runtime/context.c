@@ -89,20 +89,9 @@ corio__thread *corio__thread_get(void) {
     return t;
 }
 
-/* The exported twin of corio__thread_get, for the inline fast path of
- * corio/coro_fast.h: the same barriers, so a caller's loop cannot keep the
- * result (or the TLS address) across the switch it makes next. */
-#if defined(__clang__)
-__attribute__((noinline))
-#else
-__attribute__((noinline, noipa))
-#endif
-corio__thread *corio__thread_self(void) {
-    corio__thread *t = tls_thread;
-    if (__builtin_expect(t == NULL, 0)) t = thread_init();
-    __asm__ volatile("" : "+r"(t));
-    return t;
-}
+/* The exported name of corio__thread_get, for the inline fast path of
+ * corio/coro_fast.h: the same function (an alias), with its barriers. */
+CORIO_API corio__thread *corio__thread_self(void) __attribute__((alias("corio__thread_get")));
 
 /* corio__jump: jump_fcontext under the runtime's own exported name, for the
  * inline fast path (the shared library keeps Boost's symbols out of its

@@ -74,10 +74,6 @@ void corio__task_wake(corio__task *t) {
     if (corio__state_notify(&t->state, false)) corio__schedule_back(t);
 }
 
-void corio__task_wake_next(corio__task *t) {
-    if (corio__state_notify(&t->state, false)) corio__schedule(t, true);
-}
-
 /* Under the lock of the task being waited for: the waiters' transitions
  * (state.h R1: a task moved IDLE -> ACTIVE here is ours to queue, and
  * nobody else can run or queue it, so it is safe to link through `next`

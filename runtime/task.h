@@ -113,9 +113,6 @@ void corio__idtable_each(void (*fn)(corio__task *t, void *arg), void *arg);
  * completion path: an operation in flight keeps its task waiting for it).
  * Kills, unparks and joiners' wakes use the locked forms in task.c. */
 void corio__task_wake(corio__task *t);
-/* The same, queued as a hand-off: in the run-next slot (corio__schedule
- * with lifo), as Go's ready() puts a goroutine a channel woke in runnext. */
-void corio__task_wake_next(corio__task *t);
 /* Kill a task locked by the caller, not finished; unlocks it. */
 void corio__task_kill_locked(corio__task *t);
 /* corio_task_join that a kill of the joiner does not end (task groups). */

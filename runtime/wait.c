@@ -61,10 +61,10 @@ static void done(corio__wait *w, bool handoff) {
     corio__task *t = w->task;
     corio__worker *wk = t != NULL ? corio__thread_here()->worker : NULL;
     if (wk != NULL && wk->rt == t->rt) {
-        /* The common case, inline: a task of t's runtime wakes t.  Nothing
-         * to pin (the runtime cannot be shut down under a running worker:
-         * block.h), and the worker is known (the same as corio__task_wake
-         * and corio__task_wake_next, without reading TLS again). */
+        /* A task of t's runtime wakes t: nothing to pin (the runtime cannot
+         * be shut down under a running worker: block.h), and t goes to
+         * this worker's queue, as a hand-off (the run-next slot) or behind
+         * everything. */
         atomic_store_explicit(&w->done, 1, memory_order_release);
         if (corio__state_notify(&t->state, false)) {
             if (handoff) corio__schedule_from(wk, t, true);
@@ -73,12 +73,12 @@ static void done(corio__wait *w, bool handoff) {
         return;
     }
     if (t != NULL) {
-        /* Once done is set the task may end and its runtime be shut down
+        /* Any other waker queues t on the injection queue either way.
+         * Once done is set the task may end and its runtime be shut down
          * while we are inside the wake: pin it (block.h). */
         void *pin = corio__block_pin(t);
         atomic_store_explicit(&w->done, 1, memory_order_release);
-        if (handoff) corio__block_wake_next(t);
-        else corio__block_wake(t);
+        corio__block_wake(t);
         corio__block_unpin(pin);
         return;
     }

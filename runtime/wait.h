@@ -90,7 +90,7 @@ static inline bool corio__wait_decided(corio__wait *w) {
 }
 
 /* Publish the outcome and wake the waiter (from any thread).  A task
- * waiter is woken as a hand-off (corio__block_wake_next): it runs as soon
+ * waiter is woken as a hand-off (the waker's run-next slot): it runs as soon
  * as the waker's turn ends, at once if the waker parks next. */
 void corio__wait_done(corio__wait *w);
 /* The same for a batch (a broadcast, a close): the waiters are queued

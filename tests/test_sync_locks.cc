@@ -171,13 +171,26 @@ TEST_F(Mutex, KillOfAWaiterRacingAnUnlockNeverLosesTheMutex) {
   EXPECT_EQ(0, corio_mutex_destroy(m));
 }
 
+// A mutex and a condition variable, destroyed (and checked) at scope exit.
+struct MutexAndCond {
+  corio_mutex *m = nullptr;
+  corio_cond *c = nullptr;
+  MutexAndCond() {
+    EXPECT_EQ(0, corio_mutex_create(&m));
+    EXPECT_EQ(0, corio_cond_create(&c));
+  }
+  ~MutexAndCond() {
+    EXPECT_EQ(0, corio_cond_destroy(c));
+    EXPECT_EQ(0, corio_mutex_destroy(m));
+  }
+};
+
 TEST_F(Cond, SignalWakesOneBroadcastAllAndTheMutexIsHeld) {
   Rt rt(2);
   ASSERT_EQ(0, rt.rc());
-  corio_mutex *m;
-  corio_cond *c;
-  ASSERT_EQ(0, corio_mutex_create(&m));
-  ASSERT_EQ(0, corio_cond_create(&c));
+  MutexAndCond mc;
+  corio_mutex *m = mc.m;
+  corio_cond *c = mc.c;
   EXPECT_EQ(-EPERM, corio_cond_wait(c, m, 0));  // m not locked
   int ready = 0, woke = 0;
   const int n = 6;
@@ -213,8 +226,6 @@ TEST_F(Cond, SignalWakesOneBroadcastAllAndTheMutexIsHeld) {
   for (auto t : ts) EXPECT_EQ(0, join(rt, t));
   EXPECT_EQ(n, woke);
   EXPECT_EQ(0, corio_cond_signal(c));  // nobody left
-  EXPECT_EQ(0, corio_cond_destroy(c));
-  EXPECT_EQ(0, corio_mutex_destroy(m));
 }
 
 // A broadcast wakes its waiters as a batch, behind everything queued, in
@@ -225,10 +236,9 @@ TEST_F(Cond, SignalWakesOneBroadcastAllAndTheMutexIsHeld) {
 TEST_F(Cond, BroadcastWakesTheWaitersInTheOrderTheyWaited) {
   Rt rt(1);
   ASSERT_EQ(0, rt.rc());
-  corio_mutex *m;
-  corio_cond *c;
-  ASSERT_EQ(0, corio_mutex_create(&m));
-  ASSERT_EQ(0, corio_cond_create(&c));
+  MutexAndCond mc;
+  corio_mutex *m = mc.m;
+  corio_cond *c = mc.c;
   const int n = 6;
   std::vector<int> waited, woke;  // one worker: no two tasks at once
   bool go = false;
@@ -255,8 +265,6 @@ TEST_F(Cond, BroadcastWakesTheWaitersInTheOrderTheyWaited) {
   EXPECT_EQ(0, I(r));
   ASSERT_EQ(size_t(n), woke.size());
   EXPECT_EQ(waited, woke);
-  EXPECT_EQ(0, corio_cond_destroy(c));
-  EXPECT_EQ(0, corio_mutex_destroy(m));
 }
 
 TEST_F(Cond, TimeoutAndKillReturnWithTheMutexHeld) {
