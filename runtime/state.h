@@ -72,6 +72,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "runtime/chaos.h"
+
 enum {
     CORIO__S_ACTIVE = 1u << 0,
     CORIO__S_NOTIFIED = 1u << 1,
@@ -91,10 +93,13 @@ static inline void corio__state_spawned(corio__state *s) {
 /* A worker took the task from a queue to run it now; returns the word. */
 static inline unsigned corio__state_turn_begin(corio__state *s) {
     unsigned w = atomic_load_explicit(&s->word, memory_order_relaxed);
-    if (w & CORIO__S_NOTIFIED)
+    if (w & CORIO__S_NOTIFIED) {
+        CORIO__CHAOS();
         w = atomic_fetch_and_explicit(&s->word, ~(unsigned)CORIO__S_NOTIFIED,
                                       memory_order_acquire) &
             ~(unsigned)CORIO__S_NOTIFIED;
+        CORIO__CHAOS();
+    }
     return w;
 }
 
@@ -107,12 +112,15 @@ static inline bool corio__state_cancelled(corio__state *s) {
  * task is parked now, and only a waker may queue it.  False: a wake came
  * first; the caller queues it again. */
 static inline bool corio__state_park_commit(corio__state *s) {
+    CORIO__CHAOS();
     unsigned w = atomic_load_explicit(&s->word, memory_order_relaxed);
     for (;;) {
         if (w & CORIO__S_NOTIFIED) return false;
         if (atomic_compare_exchange_weak_explicit(&s->word, &w, w & ~(unsigned)CORIO__S_ACTIVE,
-                                                  memory_order_release, memory_order_acquire))
+                                                  memory_order_release, memory_order_acquire)) {
+            CORIO__CHAOS();
             return true;
+        }
     }
 }
 
@@ -120,6 +128,7 @@ static inline bool corio__state_park_commit(corio__state *s) {
  * moved it from IDLE to ACTIVE and must queue it (R1). */
 static inline bool corio__state_notify(corio__state *s, bool cancel) {
     unsigned add = cancel ? CORIO__S_CANCELLED : 0u;
+    CORIO__CHAOS();
     unsigned w = atomic_load_explicit(&s->word, memory_order_acquire);
     for (;;) {
         if (w & CORIO__S_DONE) return false;
@@ -131,13 +140,16 @@ static inline bool corio__state_notify(corio__state *s, bool cancel) {
             nw = w | CORIO__S_ACTIVE | add;
         }
         if (atomic_compare_exchange_weak_explicit(&s->word, &w, nw, memory_order_acq_rel,
-                                                  memory_order_acquire))
+                                                  memory_order_acquire)) {
+            CORIO__CHAOS();
             return (w & CORIO__S_ACTIVE) == 0;
+        }
     }
 }
 
 /* The task has ended (after its last switch, on the worker's stack). */
 static inline void corio__state_finish(corio__state *s) {
+    CORIO__CHAOS();
     atomic_store_explicit(&s->word, CORIO__S_DONE, memory_order_release);
 }
 

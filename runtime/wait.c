@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/block.h"
+#include "runtime/chaos.h"
 #include "runtime/sched.h"
 #include "runtime/timer.h"
 #include "runtime/wait_block.h"
@@ -66,6 +67,7 @@ static void done(corio__wait *w, bool handoff) {
          * this worker's queue, as a hand-off (the run-next slot) or behind
          * everything. */
         atomic_store_explicit(&w->done, 1, memory_order_release);
+        CORIO__CHAOS(); /* between the store and the wake's RMW */
         if (corio__state_notify(&t->state, false)) {
             if (handoff) corio__schedule_from(wk, t, true);
             else corio__schedule_back(t);
@@ -78,6 +80,7 @@ static void done(corio__wait *w, bool handoff) {
          * while we are inside the wake: pin it (block.h). */
         void *pin = corio__block_pin(t);
         atomic_store_explicit(&w->done, 1, memory_order_release);
+        CORIO__CHAOS();
         corio__block_wake(t);
         corio__block_unpin(pin);
         return;

@@ -45,6 +45,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "runtime/chaos.h"
+
 typedef struct corio__task corio__task;
 
 typedef struct corio__wait {
@@ -79,9 +81,12 @@ void corio__wait_init(corio__wait *w);
  * call won; the winner must call corio__wait_done exactly once. */
 static inline bool corio__wait_decide(corio__wait *w, int value) {
     int expect = 0;
-    return atomic_compare_exchange_strong_explicit(&w->state, &expect, value,
-                                                   memory_order_acq_rel,
-                                                   memory_order_acquire);
+    CORIO__CHAOS();
+    bool won = atomic_compare_exchange_strong_explicit(&w->state, &expect, value,
+                                                       memory_order_acq_rel,
+                                                       memory_order_acquire);
+    CORIO__CHAOS();
+    return won;
 }
 
 /* Has the wait been decided (by anyone)?  Acquire. */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "runtime/chaos.h"
 #include "runtime/sched.h"
 #include "runtime/timer.h"
 #include "runtime/wait.h"
@@ -45,6 +46,7 @@ __attribute__((always_inline)) static inline int corio__wait_block_here(corio__w
     }
     corio__thread *th = corio__thread_here();
     while (!corio__wait_is_done(w)) {
+        CORIO__CHAOS(); /* between the check of done and the park */
         if (killable && corio__state_cancelled(&w->task->state) &&
             corio__wait_decide(w, -ECANCELED)) {
             atomic_store_explicit(&w->done, 1, memory_order_relaxed); /* our own */
