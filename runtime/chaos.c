@@ -48,7 +48,7 @@ static uint64_t mix(uint64_t z) {
     return z != 0 ? z : 1;
 }
 
-__attribute__((noinline)) void corio__chaos(void) {
+__attribute__((noinline)) void corio__chaos_at(unsigned one_in) {
     uint64_t x = rng;
     if (x == 0) {
         pthread_once(&once, init);
@@ -58,7 +58,7 @@ __attribute__((noinline)) void corio__chaos(void) {
     x ^= x >> 7;
     x ^= x << 17;
     rng = x;
-    if (rate == 0 || (x >> 40) % rate != 0) return;
+    if (rate == 0 || one_in == 0 || (x >> 40) % one_in != 0) return;
     /* One pause in 16 gives the core away (the other thread runs a whole
      * slice in the window); the rest spin 0-2047 pauses (up to tens of
      * microseconds): long against a window of nanoseconds, short against
@@ -69,6 +69,7 @@ __attribute__((noinline)) void corio__chaos(void) {
     }
     for (unsigned n = (unsigned)(x >> 4) & 2047; n > 0; n--) corio__spin_pause();
 }
+void corio__chaos(void) { corio__chaos_at(rate); }
 #else
 typedef int corio__chaos_off; /* an empty translation unit is not C */
 #endif

@@ -27,6 +27,9 @@
 extern "C" {
 #endif
 void corio__chaos(void);
+/* A pause taken about once in `one_in` calls (the store-buffer model of
+ * state.h pauses more often than the plain points). */
+void corio__chaos_at(unsigned one_in);
 #ifdef __cplusplus
 }
 #endif

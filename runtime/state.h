@@ -124,18 +124,28 @@ static inline bool corio__state_park_commit(corio__state *s) {
     }
 }
 
-/* Wake the task (and with cancel, mark it killed).  True when the caller
- * moved it from IDLE to ACTIVE and must queue it (R1). */
-static inline bool corio__state_notify(corio__state *s, bool cancel) {
+/* Wake the task (and with cancel, mark it killed), starting from `seen`,
+ * a value of the word the caller read (CORIO__STATE_UNSEEN: none, load
+ * it here).  True when the caller moved it from IDLE to ACTIVE and must
+ * queue it (R1). */
+#define CORIO__STATE_UNSEEN (~0u)
+static inline bool corio__state_notify_from(corio__state *s, bool cancel, unsigned seen) {
     unsigned add = cancel ? CORIO__S_CANCELLED : 0u;
     CORIO__CHAOS();
-    unsigned w = atomic_load_explicit(&s->word, memory_order_acquire);
+    unsigned w = seen != CORIO__STATE_UNSEEN ? seen
+                                             : atomic_load_explicit(&s->word, memory_order_acquire);
     for (;;) {
         if (w & CORIO__S_DONE) return false;
         unsigned nw;
         if (w & CORIO__S_ACTIVE) {
+            /* Even when the word already says NOTIFIED (and CANCELLED),
+             * write it (nw == w is still a successful CAS, an RMW): a
+             * caller that stored its outcome before this call relies on
+             * R3.  Returning on a load of NOTIFIED would be the
+             * store-then-load of DESIGN trap 11: the task may clear
+             * NOTIFIED, read the outcome's flag from before the store,
+             * and park for ever, while this load saw the old NOTIFIED. */
             nw = w | CORIO__S_NOTIFIED | add;
-            if (nw == w) return false; /* already notified (and cancelled) */
         } else {
             nw = w | CORIO__S_ACTIVE | add;
         }
@@ -145,6 +155,29 @@ static inline bool corio__state_notify(corio__state *s, bool cancel) {
             return (w & CORIO__S_ACTIVE) == 0;
         }
     }
+}
+
+static inline bool corio__state_notify(corio__state *s, bool cancel) {
+    return corio__state_notify_from(s, cancel, CORIO__STATE_UNSEEN);
+}
+
+/* The chaos mode's model of a store buffer (chaos.h): a waker that stores
+ * its outcome and then notifies may have its load of the word satisfied
+ * before its store is visible (x86 lets a load pass an earlier store to
+ * another address; C11 lets an acquire load pass an earlier release
+ * store).  Under CORIO_CHAOS the waker reads the word *before* its store,
+ * pauses, and hands that value to corio__state_notify_from: the
+ * reordering becomes the common case instead of a nanosecond window.
+ * Otherwise nothing is read early. */
+static inline unsigned corio__state_early(corio__state *s) {
+#ifdef CORIO_CHAOS
+    unsigned w = atomic_load_explicit(&s->word, memory_order_relaxed);
+    corio__chaos_at(2); /* the store waits in the buffer: often, and long */
+    return w;
+#else
+    (void)s;
+    return CORIO__STATE_UNSEEN;
+#endif
 }
 
 /* The task has ended (after its last switch, on the worker's stack). */

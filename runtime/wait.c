@@ -66,9 +66,10 @@ static void done(corio__wait *w, bool handoff) {
          * be shut down under a running worker: block.h), and t goes to
          * this worker's queue, as a hand-off (the run-next slot) or behind
          * everything. */
+        unsigned seen = corio__state_early(&t->state); /* chaos mode only */
         atomic_store_explicit(&w->done, 1, memory_order_release);
         CORIO__CHAOS(); /* between the store and the wake's RMW */
-        if (corio__state_notify(&t->state, false)) {
+        if (corio__state_notify_from(&t->state, false, seen)) {
             if (handoff) corio__schedule_from(wk, t, true);
             else corio__schedule_back(t);
         }
