@@ -96,43 +96,42 @@ int corio__turn_wait(corio_coro *co, int64_t deadline, int *prev) {
 }
 
 void corio__turn_kick(corio_coro *co) {
-    corio__wait *finished[64];
-    for (;;) {
-        size_t nf = 0;
-        corio__spin_lock(&co->turn_lock);
-        int st = CORIO_CORO_SUSPENDED;
-        if (atomic_compare_exchange_strong_explicit(&co->state, &st, CORIO_CORO_RUNNING,
-                                                    memory_order_acq_rel,
-                                                    memory_order_acquire)) {
-            /* Ours, on behalf of the first waiter still waiting. */
-            corio__wnode *n = corio__waitq_claim(&co->turn_q);
-            sync_flag(co);
-            if (n == NULL) {
-                /* Every waiter left meanwhile: free after all (no new one
-                 * can queue while we hold the lock).  release: as coro.c. */
-                atomic_store_explicit(&co->state, CORIO_CORO_SUSPENDED, memory_order_release);
-                corio__spin_unlock(&co->turn_lock);
-                return;
-            }
-            corio__spin_unlock(&co->turn_lock);
-            corio__wait_done(n->wait); /* release: the new owner's context */
-            return;
-        }
-        if (st != CORIO_CORO_FINISHED) {
-            /* RUNNING: someone took it; their give-back kicks again. */
-            corio__spin_unlock(&co->turn_lock);
-            return;
-        }
-        /* Finished: every waiter gets -EPIPE (woken after the unlock, in
-         * batches). */
-        corio__wnode *n;
-        while (nf < 64 && (n = corio__waitq_peek(&co->turn_q)) != NULL) {
-            corio__waitq_remove(&co->turn_q, n);
-            if (corio__wait_decide(n->wait, CORIO__TURN_FINISHED)) finished[nf++] = n->wait;
-        }
+    corio__spin_lock(&co->turn_lock);
+    int st = CORIO_CORO_SUSPENDED;
+    if (atomic_compare_exchange_strong_explicit(&co->state, &st, CORIO_CORO_RUNNING,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        /* Ours, on behalf of the first waiter still waiting. */
+        corio__wnode *n = corio__waitq_claim(&co->turn_q);
         sync_flag(co);
+        if (n == NULL) {
+            /* Every waiter left meanwhile: free after all (no new one
+             * can queue while we hold the lock).  release: as coro.c. */
+            atomic_store_explicit(&co->state, CORIO_CORO_SUSPENDED, memory_order_release);
+            corio__spin_unlock(&co->turn_lock);
+            return;
+        }
         corio__spin_unlock(&co->turn_lock);
-        corio__wait_done_all(finished, nf);
-        if (nf < 64) return;
+        corio__wait_done(n->wait); /* release: the new owner's context */
+        return;
     }
+    if (st != CORIO_CORO_FINISHED) {
+        /* RUNNING: someone took it; their give-back kicks again. */
+        corio__spin_unlock(&co->turn_lock);
+        return;
+    }
+    /* Finished: every waiter gets -EPIPE, all decided under the lock
+     * and woken after it; the coroutine is not touched after the first
+     * wake, since a woken waiter may destroy it (wait.h,
+     * corio__wbatch). */
+    corio__wbatch b;
+    corio__wbatch_init(&b);
+    corio__wnode *n;
+    while ((n = corio__waitq_peek(&co->turn_q)) != NULL) {
+        corio__waitq_remove(&co->turn_q, n);
+        if (corio__wait_decide(n->wait, CORIO__TURN_FINISHED)) corio__wbatch_add(&b, n->wait);
+    }
+    sync_flag(co);
+    corio__spin_unlock(&co->turn_lock);
+    (void)corio__wait_done_batch(&b);
 }

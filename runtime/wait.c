@@ -92,8 +92,15 @@ static void done(corio__wait *w, bool handoff) {
 
 void corio__wait_done(corio__wait *w) { done(w, true); }
 
-void corio__wait_done_all(corio__wait *const *list, size_t n) {
-    for (size_t i = 0; i < n; i++) done(list[i], false);
+size_t corio__wait_done_batch(corio__wbatch *b) {
+    size_t n = 0;
+    for (corio__wait *w = b->head; w != NULL; n++) {
+        corio__wait *next = w->batch_next; /* before done: then w may be gone */
+        done(w, false);
+        w = next;
+    }
+    corio__wbatch_init(b);
+    return n;
 }
 
 int corio__wait_thread_block(corio__wait *w, int64_t deadline) {

@@ -60,6 +60,8 @@ typedef struct corio__wait {
     _Atomic int done;
     corio__task *task;          /* the waiting task, or NULL: a plain thread
                                  * (it sleeps on the futex of `done`) */
+    struct corio__wait *batch_next; /* the waker's, once it decided the wait
+                                     * (corio__wbatch) */
 } corio__wait;
 
 typedef struct corio__wnode {
@@ -98,10 +100,32 @@ static inline bool corio__wait_decided(corio__wait *w) {
  * waiter is woken as a hand-off (the waker's run-next slot): it runs as soon
  * as the waker's turn ends, at once if the waker parks next. */
 void corio__wait_done(corio__wait *w);
-/* The same for a batch (a broadcast, a close): the waiters are queued
- * behind everything, so that they run in the order of the list (one
- * hand-off after another would run the last one first). */
-void corio__wait_done_all(corio__wait *const *list, size_t n);
+/* A batch of decided waits (a broadcast, a close), gathered under the
+ * object's lock and woken after it, all of them: the waker never takes the
+ * object's lock again once it wakes the first one, since a woken waiter
+ * may destroy the object at once (its queues are empty by then).  The
+ * links live in the waits themselves: a decided waiter does not leave
+ * before its done, so its wait stays valid until corio__wait_done_batch
+ * has read the link and wakes it. */
+typedef struct corio__wbatch {
+    corio__wait *head, **tail;
+} corio__wbatch;
+
+static inline void corio__wbatch_init(corio__wbatch *b) {
+    b->head = NULL;
+    b->tail = &b->head;
+}
+
+static inline void corio__wbatch_add(corio__wbatch *b, corio__wait *w) {
+    w->batch_next = NULL;
+    *b->tail = w;
+    b->tail = &w->batch_next;
+}
+
+/* Publish and wake every wait of the batch, in its order; the waiters are
+ * queued behind everything, so that they run in that order (one hand-off
+ * after another would run the last one first).  Returns how many. */
+size_t corio__wait_done_batch(corio__wbatch *b);
 
 /* Block until the wait is done; returns its state.  deadline_ns: absolute
  * CLOCK_MONOTONIC nanoseconds, or -1 for none (then the outcome is

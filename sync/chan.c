@@ -204,22 +204,21 @@ int corio_chan_close(corio_chan *ch) {
         return -EPIPE;
     }
     ch->closed = true;
-    /* The waiters are woken after the unlock, in batches: a waker must not
-     * hold the lock while it wakes (it may enter the kernel). */
-    for (;;) {
-        corio__wait *list[64];
-        size_t n = 0;
-        corio__wnode *w;
-        while (n < 64 && ((w = corio__waitq_peek(&ch->recvq)) != NULL ||
-                          (w = corio__waitq_peek(&ch->sendq)) != NULL)) {
-            corio__waitq_remove(w == ch->recvq.head ? &ch->recvq : &ch->sendq, w);
-            if (corio__wait_decide(w->wait, w->value | CHAN_CLOSED_BIT)) list[n++] = w->wait;
-        }
-        corio__spin_unlock(&ch->lock);
-        corio__wait_done_all(list, n);
-        if (n < 64) return 0;
-        corio__spin_lock(&ch->lock);
+    /* Every waiter is decided under the lock and woken after it (a waker
+     * must not hold the lock while it wakes: it may enter the kernel);
+     * after the first wake the channel is not touched again, since a woken
+     * waiter may destroy it at once (wait.h, corio__wbatch). */
+    corio__wbatch b;
+    corio__wbatch_init(&b);
+    corio__wnode *w;
+    while ((w = corio__waitq_peek(&ch->recvq)) != NULL ||
+           (w = corio__waitq_peek(&ch->sendq)) != NULL) {
+        corio__waitq_remove(w == ch->recvq.head ? &ch->recvq : &ch->sendq, w);
+        if (corio__wait_decide(w->wait, w->value | CHAN_CLOSED_BIT)) corio__wbatch_add(&b, w->wait);
     }
+    corio__spin_unlock(&ch->lock);
+    (void)corio__wait_done_batch(&b);
+    return 0;
 }
 
 size_t corio_chan_len(corio_chan *ch) {

@@ -68,25 +68,26 @@ int corio_cond_wait(corio_cond *c, corio_mutex *m, int64_t timeout_ns) {
 
 static int wake(corio_cond *c, bool all) {
     if (c == NULL) return -EINVAL;
-    int woken = 0;
-    for (;;) {
-        /* Batches: wake-ups happen after the unlock (they may enter the
-         * kernel), and a broadcast to many waiters must not hold it long. */
-        corio__wait *list[64];
-        int n = 0;
-        corio__spin_lock(&c->q.lock);
-        while (n < (all ? 64 : 1)) {
-            corio__wait *w = corio__lockq_claim(&c->q);
-            if (w == NULL) break;
-            list[n++] = w;
-        }
-        corio__spin_unlock(&c->q.lock);
-        /* A signal hands off; a broadcast queues all, in their order. */
-        if (all) corio__wait_done_all(list, (size_t)n);
-        else if (n == 1) corio__wait_done(list[0]);
-        woken += n;
-        if (!all || n < 64) return woken;
+    /* Claimed under the lock, woken after it (wake-ups may enter the
+     * kernel).  A broadcast claims every waiter before it wakes the first:
+     * a woken waiter may destroy the condition at once (POSIX allows it
+     * once no one waits), so the condition is not touched after a wake
+     * (wait.h, corio__wbatch). */
+    corio__wbatch b;
+    corio__wbatch_init(&b);
+    corio__spin_lock(&c->q.lock);
+    corio__wait *w;
+    while ((w = corio__lockq_claim(&c->q)) != NULL) {
+        corio__wbatch_add(&b, w);
+        if (!all) break;
     }
+    corio__spin_unlock(&c->q.lock);
+    if (!all) {
+        if (b.head == NULL) return 0;
+        corio__wait_done(b.head); /* a signal hands off */
+        return 1;
+    }
+    return (int)corio__wait_done_batch(&b); /* all, in their order */
 }
 
 int corio_cond_signal(corio_cond *c) { return wake(c, false); }

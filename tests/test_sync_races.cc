@@ -14,8 +14,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "corio.h"
 #include "support/round_watchdog.h"
@@ -210,6 +213,122 @@ TEST_F(SyncRace, KillThenReleaseNeverStrandsASemaphoreWaiter) {
   printf("%ld rounds: %ld got the permit, %ld cancelled\n", rounds, got, cancelled);
   EXPECT_GT(cancelled, 0);
   EXPECT_EQ(0, corio_sem_destroy(r.s));
+}
+
+// ---- a wake of a whole batch, and the object destroyed at once ------------
+
+// Exactly a batch's worth of waiters or more (the wakers once woke 64, then
+// took the object's lock again for the rest).
+constexpr int kBatchWaiters = 64;
+
+struct ChanRound {
+  corio_chan *ch = nullptr;
+  std::atomic<int> arrived{0};
+  std::atomic<int> destroyed{0};
+  std::mutex lock;
+};
+
+// Frees the object as soon as nobody waits on it any more (its destroy
+// says -EBUSY before that), from the first woken waiter that finds it so;
+// the test's lock only keeps two of them from freeing it twice.
+template <class Destroy>
+void destroy_when_free(std::mutex &lock, std::atomic<int> &destroyed, Destroy destroy) {
+  std::lock_guard<std::mutex> l(lock);
+  if (destroyed.load() == 0 && destroy() == 0) destroyed.store(1);
+}
+
+// Receives until the close, then frees the channel as early as allowed.
+void *chan_first_free_destroys(void *arg) {
+  ChanRound *r = static_cast<ChanRound *>(arg);
+  r->arrived.fetch_add(1);
+  int res = corio_chan_recv(r->ch, nullptr, -1);
+  destroy_when_free(r->lock, r->destroyed, [r] { return corio_chan_destroy(r->ch); });
+  return V(res);
+}
+
+// A close that wakes 64 receivers touches nothing of the channel after its
+// last wake: the first of them to return frees it (an ASan build reported a
+// use after free: the closer took the channel's lock again after a full
+// batch).
+TEST_F(SyncRace, CloseWakesAFullBatchAndAReceiverFreesTheChannelAtOnce) {
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  const long rounds = rounds_of(300, 40);
+  RoundWatchdog wd(kRoundLimit);
+  for (long i = 0; i < rounds; i++) {
+    wd.round(i);
+    ChanRound r;
+    ASSERT_EQ(0, corio_chan_create(&r.ch, sizeof(int), 0));
+    const int n = kBatchWaiters + static_cast<int>(i % 2);  // 64, then 65
+    std::vector<corio_tid> tids(n);
+    for (int k = 0; k < n; k++) ASSERT_EQ(0, corio_rt_spawn(rt, &tids[k], chan_first_free_destroys, &r));
+    wd.waiting_for("the receivers to start");
+    ASSERT_TRUE(eventually([&] { return r.arrived.load() == n; }));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));  // most of them queued
+    wd.waiting_for("the close");
+    ASSERT_EQ(0, corio_chan_close(r.ch));
+    for (int k = 0; k < n; k++) {
+      wd.waiting_for("receiver " + std::to_string(k));
+      ASSERT_EQ(CORIO_CHAN_CLOSED, join_or_error(rt, tids[k])) << "round " << i;
+    }
+    ASSERT_EQ(1, r.destroyed.load());
+  }
+}
+
+struct CondBatch {
+  corio_mutex *m = nullptr;
+  corio_cond *c = nullptr;
+  std::atomic<int> arrived{0};
+  std::atomic<int> destroyed{0};
+  std::mutex lock;
+};
+
+// POSIX allows destroying a condition variable as soon as no thread waits
+// on it, a broadcast's woken waiters included; so does corio_cond_destroy.
+void *cond_first_free_destroys(void *arg) {
+  CondBatch *r = static_cast<CondBatch *>(arg);
+  corio_mutex_lock(r->m, -1);
+  r->arrived.fetch_add(1);
+  int res = corio_cond_wait(r->c, r->m, -1);
+  corio_mutex_unlock(r->m);
+  destroy_when_free(r->lock, r->destroyed, [r] { return corio_cond_destroy(r->c); });
+  return V(res);
+}
+
+TEST_F(SyncRace, BroadcastToAFullBatchAndAWaiterFreesTheConditionAtOnce) {
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  const long rounds = rounds_of(300, 40);
+  RoundWatchdog wd(kRoundLimit);
+  corio_mutex *m;
+  ASSERT_EQ(0, corio_mutex_create(&m));
+  for (long i = 0; i < rounds; i++) {
+    wd.round(i);
+    CondBatch r;
+    r.m = m;
+    ASSERT_EQ(0, corio_cond_create(&r.c));
+    const int n = kBatchWaiters + static_cast<int>(i % 2);
+    std::vector<corio_tid> tids(n);
+    for (int k = 0; k < n; k++) ASSERT_EQ(0, corio_rt_spawn(rt, &tids[k], cond_first_free_destroys, &r));
+    wd.waiting_for("the waiters to start");
+    ASSERT_TRUE(eventually([&] { return r.arrived.load() == n; }));
+    // Every waiter queued itself before it let the mutex go: once the
+    // mutex is free after the last arrival, all n wait on the condition.
+    wd.waiting_for("the mutex");
+    ASSERT_TRUE(eventually([&] {
+      if (corio_mutex_trylock(m) != 0) return false;
+      corio_mutex_unlock(m);
+      return true;
+    }));
+    wd.waiting_for("the broadcast");
+    ASSERT_EQ(n, corio_cond_broadcast(r.c));
+    for (int k = 0; k < n; k++) {
+      wd.waiting_for("waiter " + std::to_string(k));
+      ASSERT_EQ(0, join_or_error(rt, tids[k])) << "round " << i;
+    }
+    ASSERT_EQ(1, r.destroyed.load());
+  }
+  EXPECT_EQ(0, corio_mutex_destroy(m));
 }
 
 }  // namespace
