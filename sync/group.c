@@ -13,6 +13,9 @@
  * (`spawning`) and the join does not end before they have listed their
  * child.
  *
+ * Only one join runs: a second call, during the first or after it, gets
+ * -EINVAL without touching the list.
+ *
  * A task killed while it joins still waits for its children (a group's
  * children never outlive its join: that is the point of structured
  * concurrency).  It cancels the group, then joins the rest with
@@ -42,6 +45,7 @@ struct corio_group {
     unsigned spawning;    /* spawns in progress (under lock) */
     int first_error;      /* 0, or the first failure (under lock) */
     bool cancelled;       /* the children have been killed (under lock) */
+    bool joining;         /* a join has begun: the only one (under lock) */
     bool joined;          /* join has returned (under lock) */
 };
 
@@ -158,10 +162,13 @@ int corio_group_join(corio_group *g) {
     if (g == NULL) return -EINVAL;
     bool killed = false;
     corio__spin_lock(&g->lock);
-    if (g->joined) {
+    /* One join per group: a second one, even while the first still runs,
+     * would join and free the same children again. */
+    if (g->joined || g->joining) {
         corio__spin_unlock(&g->lock);
         return -EINVAL;
     }
+    g->joining = true;
     for (;;) {
         child *c = g->head;
         if (c == NULL) {

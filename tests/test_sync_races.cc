@@ -331,4 +331,53 @@ TEST_F(SyncRace, BroadcastToAFullBatchAndAWaiterFreesTheConditionAtOnce) {
   EXPECT_EQ(0, corio_mutex_destroy(m));
 }
 
+// ---- two joins of one group --------------------------------------------------
+
+int group_child(void *arg) {
+  for (int i = 0; i < 3; i++) corio_task_yield();
+  static_cast<std::atomic<int> *>(arg)->fetch_add(1);
+  return 0;
+}
+
+struct GroupRound {
+  corio_group *g = nullptr;
+  std::atomic<bool> go{false};
+};
+
+void *group_joiner(void *arg) {
+  GroupRound *r = static_cast<GroupRound *>(arg);
+  for (long i = 0; !r->go.load(std::memory_order_acquire) && i < 100000000; i++) {
+    if (i % 64 == 63) corio_task_yield();
+  }
+  return V(corio_group_join(r->g));
+}
+
+// Two tasks join one group at the same moment: one joins every child
+// (0), the other gets -EINVAL at once, as the API says; before, both
+// walked the list and freed the same children (ASan: double free).
+TEST_F(SyncRace, TwoJoinsOfOneGroupJoinItOnce) {
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  const long rounds = rounds_of(20000, 2000);
+  RoundWatchdog wd(kRoundLimit);
+  for (long i = 0; i < rounds; i++) {
+    wd.round(i);
+    GroupRound r;
+    std::atomic<int> ran{0};
+    ASSERT_EQ(0, corio_group_create(&r.g, rt));
+    for (int k = 0; k < 3; k++) ASSERT_EQ(0, corio_group_spawn(r.g, group_child, &ran));
+    corio_tid a, b;
+    ASSERT_EQ(0, corio_rt_spawn(rt, &a, group_joiner, &r));
+    ASSERT_EQ(0, corio_rt_spawn(rt, &b, group_joiner, &r));
+    r.go.store(true, std::memory_order_release);
+    wd.waiting_for("the two joiners");
+    intptr_t ra = join_or_error(rt, a), rb = join_or_error(rt, b);
+    ASSERT_TRUE((ra == 0 && rb == -EINVAL) || (ra == -EINVAL && rb == 0))
+        << "round " << i << ": " << ra << ", " << rb;
+    ASSERT_EQ(3, ran.load());
+    ASSERT_EQ(-EINVAL, corio_group_join(r.g));  // and after it, too
+    ASSERT_EQ(0, corio_group_destroy(r.g));
+  }
+}
+
 }  // namespace

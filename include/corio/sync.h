@@ -154,7 +154,8 @@ CORIO_API int corio_group_cancel(corio_group *g);
 /** Wait for every child to end.  Returns 0 when all succeeded, else the
  *  first failure's error.  A task killed while it joins cancels the group,
  *  still waits for the children to end, and returns -ECANCELED.  May be
- *  called once; from a task or a plain thread. */
+ *  called once; from a task or a plain thread.  Errors: -EINVAL (g NULL,
+ *  or another join has begun, whether or not it has returned). */
 CORIO_API int corio_group_join(corio_group *g);
 /** Free a joined group (a group not joined: -EBUSY). */
 CORIO_API int corio_group_destroy(corio_group *g);
