@@ -14,8 +14,9 @@
  * sending task (or blocks a sending thread) inside the bridge's send.
  *
  * The end: closing the bridge closes the channel; the thread sends what
- * is still queued, closes the target and exits; the bridge joins it before
- * its close returns.  If the target finishes early (its send returns
+ * is still queued, closes the target and exits; the bridge joins it (in
+ * the blocking-call pool when the closer is a task) before its close
+ * returns.  If the target finishes early (its send returns
  * CORIO_FINISHED, or an error) the thread stops forwarding and counts
  * what it drops; the bridge's next send sees that, finishes the bridge
  * and returns CORIO_FINISHED with the dropped count (later sends get
@@ -66,10 +67,23 @@ static void *forward_main(void *arg) {
     return NULL;
 }
 
-/* Closes the channel and waits for the thread; returns the dropped count. */
+static void *join_forwarder(void *arg) {
+    pthread_join(((bridge *)arg)->thread, NULL);
+    return NULL;
+}
+
+/* Closes the channel and waits for the thread; returns the dropped count.
+ * The thread may be waiting for a task of the closer's own runtime (the
+ * target hands the items on to one), so a task must not join it on its
+ * worker (DESIGN trap 5: on one worker that never ends).  The join runs
+ * in the blocking-call pool, which suspends only the closing task; it is
+ * never interrupted, a kill included, so the thread is always reaped
+ * before the bridge is freed.  A plain thread just joins (corio_blocking
+ * calls fn there); only when the pool can start no thread at all does a
+ * task join on its worker, as the last resort. */
 static uintptr_t finish(bridge *b) {
     corio_chan_close(b->ch);
-    pthread_join(b->thread, NULL);
+    if (corio_blocking(join_forwarder, b, NULL) == -EAGAIN) pthread_join(b->thread, NULL);
     uintptr_t dropped = b->dropped;
     corio_chan_destroy(b->ch);
     free(b);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "corio.h"
+#include "support/round_watchdog.h"
 #include "support/task_helpers.h"
 
 namespace {
@@ -498,6 +499,65 @@ TEST_F(Threaded, ATargetThatFinishesEarlyFinishesTheBridge) {
   EXPECT_FALSE(rec.closed.load());  // it returned on its own
   EXPECT_EQ(0, corio_coro_destroy(bridge));
   EXPECT_EQ(0, corio_coro_destroy(target));
+}
+
+// The target hands each item to a task of the runtime through a
+// rendezvous channel, so the bridge's thread waits for that task.
+struct HandOn {
+  corio_chan *ch = nullptr;
+};
+
+void *hand_on_body(void *arg) {
+  HandOn *h = static_cast<HandOn *>(arg);
+  for (;;) {
+    void *in = nullptr;
+    if (corio_coro_yield(nullptr, &in) != 0) return nullptr;  // closed
+    long v = static_cast<long>(I(in));
+    if (corio_chan_send(h->ch, &v, CORIO_FOREVER) != 0) return nullptr;
+  }
+}
+
+// A task closes the bridge on a one-worker runtime while items are still
+// queued for a target that hands them to another task of that runtime:
+// the close waits for the bridge's thread without holding the worker (it
+// used to join the thread on the worker, so the receiving task never ran
+// and the close never returned).
+TEST_F(Threaded, CloseFromATaskLetsTheOtherTasksOfItsWorkerRun) {
+  Rt rt(1);
+  ASSERT_EQ(0, rt.rc());
+  RoundWatchdog wd(std::chrono::seconds(kSanitized ? 60 : 15));
+  HandOn h;
+  ASSERT_EQ(0, corio_chan_create(&h.ch, sizeof(long), 0));
+  corio_coro *target, *bridge;
+  ASSERT_EQ(0, corio_coro_create(&target, hand_on_body, &h, nullptr));
+  ASSERT_EQ(0, corio_threaded(&bridge, target, 8));
+  const long n = 200;
+  std::atomic<long> got{0}, sum{0};
+  corio_tid consumer = spawn(rt, [&]() -> void * {
+    long v;
+    while (corio_chan_recv(h.ch, &v, CORIO_FOREVER) == 0) {
+      got++;
+      sum += v;
+    }
+    return nullptr;
+  });
+  corio_tid producer = spawn(rt, [&]() -> void * {
+    for (long i = 1; i <= n; i++) {
+      if (corio_coro_send(bridge, V(i), nullptr) != CORIO_YIELDED) return V(-i);
+    }
+    return V(corio_coro_close(bridge));  // from the task, items still queued
+  });
+  wd.round(0);
+  wd.waiting_for("the task that closes the bridge (one worker)");
+  EXPECT_EQ(0, join(rt, producer));
+  EXPECT_EQ(n, got.load());
+  EXPECT_EQ(n * (n + 1) / 2, sum.load());
+  EXPECT_EQ(0, corio_chan_close(h.ch));
+  wd.waiting_for("the receiving task");
+  EXPECT_EQ(0, join(rt, consumer));
+  EXPECT_EQ(0, corio_coro_destroy(bridge));
+  EXPECT_EQ(0, corio_coro_destroy(target));
+  EXPECT_EQ(0, corio_chan_destroy(h.ch));
 }
 
 }  // namespace

@@ -199,7 +199,9 @@ CORIO_API int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns);
  *  waits gets *out = (void *)(intptr_t)-ECANCELED and its item is not
  *  queued.  Closing *out (corio_coro_close or destroy) closes the queue,
  *  waits until the thread has sent everything queued and closed `target`,
- *  and joins the thread.  When the target finishes (or refuses a send)
+ *  and joins the thread; a closing task is suspended meanwhile, not its
+ *  worker (the join runs in the blocking-call pool), so the target may
+ *  hand its items to tasks of the same runtime.  When the target finishes (or refuses a send)
  *  the forwarding ends and later items are dropped and counted; the next
  *  send to *out then finishes the bridge: it returns CORIO_FINISHED with
  *  *out = (void *)(uintptr_t)dropped (the same value is the bridge's
