@@ -1,8 +1,9 @@
-/* io/net.c - socket addresses as strings, listening and dialling
- * (corio/net.h). */
+/* io/net.c - listening and dialling by address string (corio/net.h); the
+ * addresses themselves are io/addr.c's. */
 #define _GNU_SOURCE 1
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -10,70 +11,29 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "corio/io.h"
 #include "corio/net.h"
 
-static int parse_port(const char *s, in_port_t *out) {
-    if (*s == '\0') return -EINVAL;
-    unsigned long v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return -EINVAL;
-        v = v * 10 + (unsigned long)(*p - '0');
-        if (v > 65535) return -EINVAL;
-    }
-    *out = htons((in_port_t)v);
-    return 0;
-}
-
-int corio_addr_parse(const char *addr, struct sockaddr_storage *ss, socklen_t *len) {
-    if (addr == NULL || ss == NULL || len == NULL) return -EINVAL;
-    memset(ss, 0, sizeof *ss);
-    if (strncmp(addr, "unix:", 5) == 0) {
-        struct sockaddr_un *un = (struct sockaddr_un *)ss;
-        const char *path = addr + 5;
-        size_t n = strlen(path);
-        if (n == 0) return -EINVAL;
-        if (n >= sizeof un->sun_path) return -ENAMETOOLONG;
-        un->sun_family = AF_UNIX;
-        memcpy(un->sun_path, path, n + 1);
-        *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
-        return 0;
-    }
-    char host[INET6_ADDRSTRLEN + 1];
-    const char *port;
-    if (addr[0] == '[') {
-        const char *end = strchr(addr, ']');
-        if (end == NULL || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof host) return -EINVAL;
-        memcpy(host, addr + 1, (size_t)(end - addr - 1));
-        host[end - addr - 1] = '\0';
-        port = end + 2;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-        in6->sin6_family = AF_INET6;
-        if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) return -EINVAL;
-        if (parse_port(port, &in6->sin6_port) < 0) return -EINVAL;
-        *len = sizeof *in6;
-        return 0;
-    }
-    const char *colon = strrchr(addr, ':');
-    if (colon == NULL || (size_t)(colon - addr) >= sizeof host) return -EINVAL;
-    memcpy(host, addr, (size_t)(colon - addr));
-    host[colon - addr] = '\0';
-    struct sockaddr_in *in = (struct sockaddr_in *)ss;
-    in->sin_family = AF_INET;
-    if (inet_pton(AF_INET, host, &in->sin_addr) != 1) return -EINVAL;
-    if (parse_port(colon + 1, &in->sin_port) < 0) return -EINVAL;
-    *len = sizeof *in;
-    return 0;
+/* The address to listen on for a name: its first IPv4 address, else the
+ * first one (a name such as "localhost" often has ::1 first, and clients
+ * mostly dial 127.0.0.1: one listener cannot take both). */
+static const corio_sockaddr *listen_choice(const corio_sockaddr *a, int n) {
+    for (int i = 0; i < n; i++)
+        if (a[i].ss.ss_family == AF_INET) return &a[i];
+    return &a[0];
 }
 
 int corio_listen(const char *addr, int backlog, unsigned flags) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int r = corio_addr_parse(addr, &ss, &len);
-    if (r < 0) return r;
     if (flags & ~CORIO_LISTEN_REUSEPORT) return -EINVAL;
+    corio_sockaddr found[8];
+    int r = corio_addr_resolve(addr, found, 8);
+    if (r < 0) return r;
+    const corio_sockaddr *c = listen_choice(found, r);
+    struct sockaddr_storage ss = c->ss;
+    socklen_t len = c->len;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
     int one = 1;
@@ -82,7 +42,7 @@ int corio_listen(const char *addr, int backlog, unsigned flags) {
          * file that is not a socket. */
         struct stat st;
         const char *path = ((struct sockaddr_un *)&ss)->sun_path;
-        if (stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
+        if (path[0] != '\0' && stat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
     } else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
         goto fail;
     }
@@ -98,18 +58,21 @@ fail:
     return r;
 }
 
-int corio_dial(const char *addr, int64_t timeout_ns) {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    int r = corio_addr_parse(addr, &ss, &len);
-    if (r < 0) return r;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* One connection attempt to `a`. */
+static int dial_one(const corio_sockaddr *a, int64_t timeout_ns) {
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -errno;
-    if (ss.ss_family != AF_UNIX) {
+    if (a->ss.ss_family != AF_UNIX) {
         int one = 1;
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    r = corio_connect(fd, (struct sockaddr *)&ss, len, timeout_ns);
+    int r = corio_connect(fd, (const struct sockaddr *)&a->ss, a->len, timeout_ns);
     if (r < 0) {
         close(fd);
         return r;
@@ -117,31 +80,24 @@ int corio_dial(const char *addr, int64_t timeout_ns) {
     return fd;
 }
 
-int corio_sock_name(int fd, char *buf, size_t len) {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (buf == NULL || len == 0) return -EINVAL;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) return -errno;
-    char host[INET6_ADDRSTRLEN];
-    int n;
-    switch (ss.ss_family) {
-    case AF_INET: {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
-        n = snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
-        break;
+int corio_dial(const char *addr, int64_t timeout_ns) {
+    corio_sockaddr found[8];
+    int n = corio_addr_resolve(addr, found, 8);
+    if (n < 0) return n;
+    /* Each address in the resolver's order until one answers; the
+     * deadline is for the whole dial.  A timeout or a kill ends it: the
+     * next address would only spend what is left of a wait that is over. */
+    int64_t now = now_ns();
+    int64_t deadline = timeout_ns < 0 || timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+    int r = -ECONNREFUSED;
+    for (int i = 0; i < n; i++) {
+        int64_t left = -1;
+        if (deadline >= 0) {
+            left = deadline - now_ns();
+            if (left < 0) left = 0;
+        }
+        r = dial_one(&found[i], left);
+        if (r >= 0 || r == -ETIME || r == -ECANCELED) return r;
     }
-    case AF_INET6: {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-        n = snprintf(buf, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-        break;
-    }
-    case AF_UNIX:
-        n = snprintf(buf, len, "unix:%s", ((struct sockaddr_un *)&ss)->sun_path);
-        break;
-    default:
-        return -EAFNOSUPPORT;
-    }
-    return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
+    return r;
 }
