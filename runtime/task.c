@@ -146,7 +146,8 @@ static void task_entry(corio__ctx *self) {
     corio__ctx_exit(th, self, &th->root, NULL, NULL);
 }
 
-static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn fn, void *arg) {
+static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn fn, void *arg,
+                 void (*unrun)(void *)) {
     corio__task *t = task_get(w);
     if (t == NULL) return -ENOMEM;
     /* Everything a stale-id lookup or the shutdown scan may read is set
@@ -161,6 +162,7 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     t->error = 0;
     t->fn = fn;
     t->arg = arg;
+    t->unrun = unrun;
     t->result = NULL;
     t->started = false;
     t->yielded = false;
@@ -201,23 +203,28 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     return 0;
 }
 
-int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg) {
+int corio__rt_spawn_hooked(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
+                           void (*unrun)(void *)) {
     if (rt == NULL || fn == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
-    if (w != NULL && w->rt == rt) return spawn(rt, w, tid, fn, arg);
+    if (w != NULL && w->rt == rt) return spawn(rt, w, tid, fn, arg, unrun);
     /* A plain thread (or another runtime's worker): shutdown waits for it
      * to leave before it frees anything (sched.c). */
     if (!corio__rt_ext_enter(rt, true)) return -ESHUTDOWN;
-    int r = spawn(rt, NULL, tid, fn, arg);
+    int r = spawn(rt, NULL, tid, fn, arg, unrun);
     corio__rt_ext_leave(rt);
     return r;
+}
+
+int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg) {
+    return corio__rt_spawn_hooked(rt, tid, fn, arg, NULL);
 }
 
 int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg) {
     if (fn == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
     if (w == NULL || w->current == NULL) return -EPERM;
-    return spawn(w->rt, w, tid, fn, arg);
+    return spawn(w->rt, w, tid, fn, arg, NULL);
 }
 
 /* ---- the calling task ----------------------------------------------------- */

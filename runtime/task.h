@@ -49,6 +49,10 @@ struct corio__task {
     struct corio_rt *rt;
     corio_task_fn fn;
     void *arg;
+    /* Called with arg, on the worker's stack, when the task ends without
+     * running (killed first, no stack): a spawner that must learn of every
+     * end (sync/taskset.c).  NULL for most tasks. */
+    void (*unrun)(void *arg);
     void *result;
     bool started;            /* owned by whoever runs the task */
     bool yielded;            /* queued by a yield (the fairness turn runs it) */
@@ -121,5 +125,9 @@ int corio__task_join_unkillable(corio_tid tid, void **result);
 int corio__task_start(corio__task *t);
 /* The worker's side of a finished task: publish, wake joiners, free. */
 void corio__task_finish(corio__worker *w, corio__task *t);
+
+/* corio_rt_spawn with an `unrun` hook (task.h, struct corio__task). */
+int corio__rt_spawn_hooked(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
+                           void (*unrun)(void *arg));
 
 #endif

@@ -51,6 +51,7 @@ static bool prepare(corio__worker *w, corio__task *t) {
         if (r < 0) {
             CORIO__STAT_ADD(w, tasks_run, 1);
             t->error = r;
+            if (t->unrun != NULL) t->unrun(t->arg); /* before the struct is reused */
             corio__task_finish(w, t);
             return false;
         }

@@ -160,6 +160,39 @@ CORIO_API int corio_group_join(corio_group *g);
 /** Free a joined group (a group not joined: -EBUSY). */
 CORIO_API int corio_group_destroy(corio_group *g);
 
+/* ---- task sets ------------------------------------------------------------ */
+
+/** A set of tasks for a server's long-running loops (an acceptor's
+ *  connections): a child is remembered only while it lives (the set's
+ *  memory stays bounded however many it ran), the set can cancel every
+ *  live child at once, and join them all with a deadline.  Results are
+ *  not kept: a child's return value is dropped.  Every call may be made
+ *  from a task or a plain thread, concurrently. */
+typedef struct corio_taskset corio_taskset;
+
+/** Create a set whose children run on `rt` (NULL: the calling task's
+ *  runtime).  Errors: -EINVAL (no runtime), -ENOMEM. */
+CORIO_API int corio_taskset_create(corio_taskset **s, corio_rt *rt);
+/** Spawn fn(arg) into the set; its id in *tid when tid is not NULL (the
+ *  task is detached: corio_task_kill works on the id, a join does not).
+ *  Never suspends.  Errors: -EINVAL, -ENOMEM, those of corio_rt_spawn. */
+CORIO_API int corio_taskset_spawn(corio_taskset *s, corio_tid *tid, corio_task_fn fn, void *arg);
+/** Kill every child alive now (corio_task_kill: each sees -ECANCELED at
+ *  its next suspension point).  Children spawned later are not affected.
+ *  Never suspends.  Errors: -EINVAL. */
+CORIO_API int corio_taskset_cancel(corio_taskset *s);
+/** Wait until no child is alive, at most timeout_ns (CORIO_FOREVER: no
+ *  limit; 0: only check).  Returns 0 when the set was empty at some
+ *  moment.  A task suspends; a plain thread blocks.  Errors: -ETIMEDOUT,
+ *  -ECANCELED (the joining task was killed), -EINVAL.  The usual shutdown
+ *  is: stop spawning, join with a drain deadline, cancel, join again. */
+CORIO_API int corio_taskset_join(corio_taskset *s, int64_t timeout_ns);
+/** The number of live children (a snapshot). */
+CORIO_API size_t corio_taskset_len(corio_taskset *s);
+/** Free an empty set.  Errors: -EBUSY (children alive or joiners
+ *  waiting). */
+CORIO_API int corio_taskset_destroy(corio_taskset *s);
+
 /* ---- blocking-call pool --------------------------------------------------- */
 
 /** Run fn(arg) on a helper thread of the process-wide blocking-call pool,
