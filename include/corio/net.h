@@ -30,6 +30,10 @@ CORIO_API int corio_addr_parse(const char *addr, struct sockaddr_storage *ss, so
 
 /** A listening stream socket on `addr` (SO_REUSEADDR on TCP; a Unix path
  *  that exists and is a socket is replaced).  backlog <= 0: SOMAXCONN.
+ *  The socket is non-blocking (O_NONBLOCK, close-on-exec), so that any
+ *  number of tasks may corio_accept on it; a plain accept(2) on it gives
+ *  EAGAIN when no connection is waiting.  Accepted sockets are blocking
+ *  unless corio_accept is given SOCK_NONBLOCK.
  *  Callable from any thread (nothing here waits).  The descriptor, or
  *  -EINVAL, or the errno of socket/bind/listen (-EADDRINUSE, -EACCES...). */
 CORIO_API int corio_listen(const char *addr, int backlog, unsigned flags);
