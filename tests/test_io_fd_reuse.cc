@@ -22,7 +22,21 @@
 
 #include "support/task_helpers.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define FD_REUSE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FD_REUSE_TSAN 1
+#endif
+#endif
+
 namespace {
+
+#ifdef FD_REUSE_TSAN
+constexpr bool kTsan = true;
+#else
+constexpr bool kTsan = false;
+#endif
 
 class FdReuse : public TaskBase {};
 
@@ -199,6 +213,84 @@ TEST_F(FdReuse, DupedFileOutlivesItsNumber) {
     return V(0);
   });
   EXPECT_EQ(0, I(r));
+}
+
+// The two cases above as a race, on two workers: drivers close numbers
+// that tasks wait on (polls with short timeouts), with and without a dup
+// keeping the file, while other tasks take the numbers again and must hear
+// their data; files kept by a dup become ready after their waits ended.
+// Whatever lands on which worker, every receiver gets its byte.
+TEST_F(FdReuse, ReuseChurnOnTwoWorkers) {
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  HangWatch hang;
+  const int kDrivers = 4;
+  const long rounds = scaled(10000, 2000) / kDrivers;
+  std::atomic<long> done{0};
+  std::atomic<int> finished{0};
+  std::vector<corio_tid> drivers;
+  struct Finish {
+    std::atomic<int> *n;
+    ~Finish() { n->fetch_add(1); }
+  };
+  for (int d = 0; d < kDrivers; d++)
+    drivers.push_back(spawn(rt, [&, d]() -> void * {
+      Finish fin{&finished};
+      for (long i = 0; i < rounds; i++) {
+        int x[2], y[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x) != 0) return V(-1);
+        int keep = (i & 1) ? fcntl(x[0], F_DUPFD_CLOEXEC, 0) : -1;
+        corio_tid a = tspawn([&x, i]() -> void * {
+          return V(corio_poll(x[0], POLLIN, CORIO_MS(1 + i % 3)));
+        });
+        if (i % 3 != 0) corio_task_yield();
+        // TSan reports a number closed in one thread while another thread
+        // may still pass it to a system call (A may not have started yet,
+        // on the other worker): a race indeed, the one this test makes on
+        // purpose.  Under TSan, A ends first; the dup'ed files still
+        // linger and the numbers are still taken again on either worker.
+        void *ra = nullptr, *rb = nullptr;
+        if (kTsan && corio_task_join(a, &ra) != 0) return V(-8);
+        close(x[0]);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, y) != 0) return V(-2);
+        corio_tid b = tspawn([&y]() -> void * {
+          char c = 0;
+          ssize_t n = corio_recv(y[0], &c, 1, 0, CORIO_MS(10000));
+          return V(n == 1 && c == 'z' ? 1 : n == 1 ? -1000 : n);
+        });
+        if (i % 2 != 0) corio_task_yield();
+        if (send(y[1], "z", 1, MSG_NOSIGNAL) != 1) return V(-3);
+        if (!kTsan && corio_task_join(a, &ra) != 0) return V(-4);
+        // The kept file becomes ready after its wait ended.
+        if (keep >= 0 && send(x[1], "s", 1, MSG_NOSIGNAL) != 1) return V(-5);
+        if (corio_task_join(b, &rb) != 0) return V(-6);
+        if (I(rb) != 1) {
+          ADD_FAILURE() << "driver " << d << ", round " << i << ": the receiver on " << y[0]
+                        << " returned " << I(rb);
+          return V(-7);
+        }
+        corio_task_yield();
+        if (keep >= 0) close(keep);
+        close(x[1]);
+        close(y[0]);
+        close(y[1]);
+        done++;
+      }
+      return V(0);
+    }));
+  // The round count is the progress: a round that does not end (a task
+  // that never wakes, a worker stuck in a call) stops it.
+  long last = -1;
+  while (finished.load() != kDrivers) {
+    long now = done.load();
+    if (now != last) {
+      last = now;
+      hang.at(now, "no round of the drivers ended for a while (rounds ended so far: the number above)");
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  for (int d = 0; d < kDrivers; d++) EXPECT_EQ(0, join(rt, drivers[d])) << "driver " << d;
+  EXPECT_EQ(rounds * kDrivers, done.load());
 }
 
 // Lowers RLIMIT_NOFILE (soft) so that no descriptor number is free, and
