@@ -319,8 +319,10 @@ static void ask_cancel(corio__ewait *w) {
 static int join_fd(corio__epoll *ep, corio__ewait *w, int fd, unsigned events) {
     corio__efd *r = corio__efd_get(&ep->fds, fd);
     if (r == NULL) return -ENOMEM;
-    w->fd = fd;
-    w->events = events;
+    /* Only readiness bits: the flags of the upper bits (EPOLLET,
+     * EPOLLEXCLUSIVE...) are the registration's business, not a wait's. */
+    w->events = events & (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |
+                          EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP);
     rec_link(r, w);
     int err = corio__efd_arm(ep->epfd, r, fd, rec_interest(r));
     if (err < 0) {
@@ -334,7 +336,7 @@ static int join_fd(corio__epoll *ep, corio__ewait *w, int fd, unsigned events) {
 int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline) {
     corio__task *t = corio__block_self();
     if (corio__block_killed(t)) return -ECANCELED;
-    corio__ewait w = {.task = t, .ep = ep, .fd = -1, .rec = NULL};
+    corio__ewait w = {.task = t, .ep = ep, .rec = NULL};
     w.timer.idx = CORIO__HEAP_NONE;
     w.timer.deadline = deadline;
     atomic_init(&w.pending, 1);

@@ -63,7 +63,6 @@ struct corio__ewait {
     corio__efd *rec;         /* the record it is on, NULL: a timer only */
     corio__ewait *next;      /* rec's list of waits (owner only) */
     corio__ewait **pprev;
-    int fd;                  /* the descriptor number, -1: a timer only */
     unsigned events;         /* what it waits for (EPOLLIN, EPOLLOUT, ...) */
     bool completed;          /* owner only */
     bool cancel_asked;       /* task only */
