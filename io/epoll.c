@@ -192,8 +192,9 @@ static void dispatch(corio__epoll *ep, const struct epoll_event *evs, int n, int
             (void)r;
             continue;
         }
-        /* NULL: a registration of a file this number no longer has (the
-         * file outlived the number, or the number was reused): stale.  A
+        /* The event's record, or NULL when its generation is not the
+         * record's: a registration of a file this number no longer has (the
+         * file outlived the number, or the number was reused), stale.  A
          * current one fired once (EPOLLONESHOT) and is re-armed only in
          * fire_record, after this batch was collected: no second event of
          * it is in this batch. */
@@ -341,9 +342,9 @@ int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadlin
     w.timer.deadline = deadline;
     atomic_init(&w.pending, 1);
     atomic_init(&w.done, 0);
-    /* The registration is made on the owner's thread (we run on it now),
-     * and nothing runs the owner's poll before this task suspends: no
-     * event can name w before it is complete. */
+    /* w joins its record on the owner's thread (we run on it now), and
+     * nothing runs the owner's poll before this task suspends: no event
+     * can reach w before it is complete and on its record. */
     if (fd >= 0) {
         int r = join_fd(ep, &w, fd, events);
         if (r < 0) return r;
