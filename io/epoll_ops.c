@@ -184,6 +184,9 @@ static ssize_t stream_call(const corio__io_req *rq, int64_t deadline, bool sock)
                 if (r == -EPERM) return in_pool(rq); /* epoll refuses it */
                 if (r < 0) return r;
                 waited = true;
+                /* Look again: every task waiting on it was woken, and one
+                 * that ran before us may have taken what was there. */
+                continue;
             }
         }
         ssize_t n = try_call(rq, &sock);
