@@ -11,6 +11,15 @@
  * some are registered) and fires the deadlines that passed.  park() does
  * the same after sleeping in epoll_pwait2 until the earliest deadline.
  *
+ * Registrations (epoll_fd.h).  A wait joins the record of its descriptor
+ * number and arms the number's EPOLLONESHOT registration for the union of
+ * the interests of the record's waits; an event names the record (number
+ * and generation), never a wait.  dispatch() wakes the waits of the
+ * record that the event concerns and arms the registration again for
+ * those left.  A wait that ends by its deadline or a cancel only leaves
+ * the record: what is armed for it may still report once, and finds no
+ * wait to wake.  Registrations are never deleted.
+ *
  * Wake-ups.  The eventfd is in the epoll set (level-triggered); unpark
  * writes it only when the owner sleeps or is about to, and the owner
  * drains it when it reports.  permit/sleeping is the Dekker pair of
@@ -20,7 +29,7 @@
 #include "io/epoll.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -30,6 +39,7 @@
 
 #include "io/backend.h"
 #include "runtime/block.h"
+#include "runtime/chaos.h"
 
 #define CORIO__EPOLL_PASSES 8u
 #define CORIO__EPOLL_BATCH 64
@@ -46,8 +56,7 @@ static int ep_create(void *ctx, unsigned index, void **out) {
     int err = 0;
     if (ep->epfd < 0 || ep->efd < 0) err = -errno;
     if (err == 0) {
-        /* data.ptr NULL names the eventfd: no wait has that address. */
-        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = CORIO__EFD_WAKE};
         if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, ep->efd, &ev) < 0) err = -errno;
     }
     if (err != 0) {
@@ -67,6 +76,7 @@ static void ep_destroy(void *p) {
     close(ep->epfd);
     close(ep->efd);
     corio__theap_free(&ep->timers);
+    corio__efd_free(&ep->fds);
     pthread_mutex_destroy(&ep->mail_lock);
     free(ep);
 }
@@ -85,18 +95,38 @@ static bool unref(corio__ewait *w) {
     return true;
 }
 
-/* The wait ends with `res`: its registration and timer go, then the
- * completion's reference.  A wait completes once; later causes (a
- * deadline after readiness, a cancel after either) find it completed. */
+static void rec_link(corio__efd *r, corio__ewait *w) {
+    w->rec = r;
+    w->next = r->waits;
+    w->pprev = &r->waits;
+    if (r->waits != NULL) r->waits->pprev = &w->next;
+    r->waits = w;
+}
+
+static void rec_unlink(corio__ewait *w) {
+    *w->pprev = w->next;
+    if (w->next != NULL) w->next->pprev = w->pprev;
+    w->rec = NULL;
+}
+
+/* What the record's waits ask for together. */
+static unsigned rec_interest(const corio__efd *r) {
+    unsigned ev = 0;
+    for (const corio__ewait *w = r->waits; w != NULL; w = w->next) ev |= w->events;
+    return ev;
+}
+
+/* The wait ends with `res`: it leaves its record and the heap, then the
+ * completion's reference goes.  Leaving the record makes no system call:
+ * the registration stays as it is (an event it still reports finds this
+ * wait gone), and the waits left keep theirs.  A wait completes once;
+ * later causes (a deadline after readiness, a cancel after either) find
+ * it completed. */
 static bool complete(corio__epoll *ep, corio__ewait *w, int res) {
     if (w->completed) return false;
     w->completed = true;
-    if (w->fd >= 0) {
-        /* EPOLLONESHOT has disarmed it, but the descriptor stays in the set
-         * until removed; the next wait on it from this worker adds it
-         * again.  EBADF/ENOENT: the caller closed it meanwhile. */
-        (void)epoll_ctl(ep->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-        if (w->dup) close(w->fd);
+    if (w->rec != NULL) {
+        rec_unlink(w);
         ep->fd_waits--;
     }
     corio__theap_remove(&ep->timers, &w->timer);
@@ -128,18 +158,49 @@ static void fire_timers(corio__epoll *ep, int *woken) {
     }
 }
 
+/* An event of the current registration of record r (fd): EPOLLONESHOT
+ * has disarmed it.  Every wait that asked for one of the events (all of
+ * them on EPOLLERR/EPOLLHUP) is woken; the registration is armed again
+ * for the waits left.  If that fails, the number was closed (EBADF) or
+ * the kernel is out of room: the waits left are woken with POLLNVAL or
+ * the error, and their calls find out what happened by trying. */
+static void fire_record(corio__epoll *ep, corio__efd *r, int fd, unsigned events, int *woken) {
+    corio__ewait *w = r->waits;
+    while (w != NULL) {
+        corio__ewait *next = w->next; /* read before w may end */
+        unsigned mine = events & (w->events | EPOLLERR | EPOLLHUP);
+        if (mine != 0) {
+            CORIO__CHAOS();
+            if (complete(ep, w, (int)mine)) ++*woken;
+        }
+        w = next;
+    }
+    if (r->waits == NULL) return;
+    int err = corio__efd_arm(ep->epfd, r, fd, rec_interest(r));
+    if (err == 0) return;
+    int res = err == -EBADF ? POLLNVAL : err;
+    while ((w = r->waits) != NULL)
+        if (complete(ep, w, res)) ++*woken;
+}
+
 static void dispatch(corio__epoll *ep, const struct epoll_event *evs, int n, int *woken) {
     for (int i = 0; i < n; i++) {
-        corio__ewait *w = evs[i].data.ptr;
-        if (w == NULL) {
+        uint64_t key = evs[i].data.u64;
+        if (key == CORIO__EFD_WAKE) {
             uint64_t v;
             ssize_t r = read(ep->efd, &v, sizeof v); /* EAGAIN: already drained */
             (void)r;
             continue;
         }
-        /* One registration per wait, disarmed by EPOLLONESHOT: at most one
-         * event names w, and nothing earlier in this batch ended it. */
-        if (complete(ep, w, (int)(evs[i].events & ~(uint32_t)EPOLLONESHOT))) ++*woken;
+        /* The event's record, or NULL when its generation is not the
+         * record's: a registration of a file this number no longer has (the
+         * file outlived the number, or the number was reused), stale.  A
+         * current one fired once (EPOLLONESHOT) and is re-armed only in
+         * fire_record, after this batch was collected: no second event of
+         * it is in this batch. */
+        corio__efd *r = corio__efd_lookup(&ep->fds, key);
+        CORIO__CHAOS();
+        if (r != NULL) fire_record(ep, r, corio__efd_key_fd(key), evs[i].events, woken);
     }
 }
 
@@ -251,49 +312,48 @@ static void ask_cancel(corio__ewait *w) {
     ep_unpark(ep);
 }
 
-static int add_fd(corio__epoll *ep, corio__ewait *w, int fd, unsigned events) {
-    struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = w};
-    w->fd = fd;
-    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev) == 0) return 0;
-    if (errno != EEXIST) return -errno;
-    /* Another task waits on this descriptor on this worker (a reader and
-     * a writer of one socket).  epoll keys registrations by descriptor
-     * and file, so a duplicate of the descriptor is a second key for the
-     * same file. */
-    int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (d < 0) return -errno;
-    if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, d, &ev) < 0) {
-        int err = -errno;
-        close(d);
+/* Join the record of fd and arm its registration for every wait on it,
+ * this one included.  Always armed anew, even when the interest is
+ * already armed: the number may name another file than the one the
+ * earlier waits armed (closed and reused), and the MOD (or the ADD after
+ * ENOENT) is what makes sure this wait's file is registered. */
+static int join_fd(corio__epoll *ep, corio__ewait *w, int fd, unsigned events) {
+    corio__efd *r = corio__efd_get(&ep->fds, fd);
+    if (r == NULL) return -ENOMEM;
+    /* Only readiness bits: the flags of the upper bits (EPOLLET,
+     * EPOLLEXCLUSIVE...) are the registration's business, not a wait's. */
+    w->events = events & (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |
+                          EPOLLWRBAND | EPOLLMSG | EPOLLRDHUP);
+    rec_link(r, w);
+    int err = corio__efd_arm(ep->epfd, r, fd, rec_interest(r));
+    if (err < 0) {
+        rec_unlink(w);
         return err;
     }
-    w->fd = d;
-    w->dup = true;
+    ep->fd_waits++;
     return 0;
 }
 
 int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline) {
     corio__task *t = corio__block_self();
     if (corio__block_killed(t)) return -ECANCELED;
-    corio__ewait w = {.task = t, .ep = ep, .fd = -1};
+    corio__ewait w = {.task = t, .ep = ep, .rec = NULL};
     w.timer.idx = CORIO__HEAP_NONE;
     w.timer.deadline = deadline;
     atomic_init(&w.pending, 1);
     atomic_init(&w.done, 0);
-    /* The registration is made on the owner's thread (we run on it now),
-     * and nothing runs the owner's poll before this task suspends: no
-     * event can name w before it is complete. */
+    /* w joins its record on the owner's thread (we run on it now), and
+     * nothing runs the owner's poll before this task suspends: no event
+     * can reach w before it is complete and on its record. */
     if (fd >= 0) {
-        int r = add_fd(ep, &w, fd, events);
+        int r = join_fd(ep, &w, fd, events);
         if (r < 0) return r;
-        ep->fd_waits++;
     }
     if (deadline >= 0 && corio__theap_push(&ep->timers, &w.timer) < 0) {
-        if (fd < 0) return -ENOMEM;
-        w.completed = true; /* taken out at once, as a completion would */
-        (void)epoll_ctl(ep->epfd, EPOLL_CTL_DEL, w.fd, NULL);
-        if (w.dup) close(w.fd);
-        ep->fd_waits--;
+        if (w.rec != NULL) { /* taken off at once, as a completion would */
+            rec_unlink(&w);
+            ep->fd_waits--;
+        }
         return -ENOMEM;
     }
     /* acquire: pairs with the release of the last reference (unref). */

@@ -2,14 +2,19 @@
  * sleeps in (runtime/park.h) and the place where a task waits for a
  * descriptor to become ready or for a deadline (a wait).
  *
- * A wait (corio__ewait, on the waiting task's stack) is registered by the
- * task itself, on the epoll of the worker it runs on at that moment (its
- * owner), with EPOLLONESHOT, and, when it has a deadline, in the owner's
- * timer heap.  Only the owner thread ever completes a wait: readiness and
- * deadlines are found in its poll/park, and a cancel asked from another
- * worker reaches it through a mailbox, as ring.c's.  Completing takes the
- * registration out (EPOLL_CTL_DEL, the heap) and wakes the task with the
- * block seam; the task may then be stolen and run anywhere.
+ * A wait (corio__ewait, on the waiting task's stack) is made by the task
+ * itself, on the epoll of the worker it runs on at that moment (its
+ * owner): it joins the owner's record of its descriptor number
+ * (io/epoll_fd.h), which arms the number's registration for the union of
+ * the interests of the waits on it, and, when it has a deadline, the
+ * owner's timer heap.  Only the owner thread ever completes a wait:
+ * readiness and deadlines are found in its poll/park, and a cancel asked
+ * from another worker reaches it through a mailbox, as ring.c's.
+ * Completing takes the wait off its record and out of the heap (no system
+ * call: the registration stays, disarmed or armed for the waits left) and
+ * wakes the task with the block seam; the task may then be stolen and run
+ * anywhere.  An event names a record (number and generation), never a
+ * wait, so nothing the kernel reports can reach a wait that is over.
  *
  * Lifetime, the same rule as an io_uring operation (op.h): `pending`
  * counts what may still name the wait (its completion, plus one for a
@@ -25,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "io/epoll_fd.h"
 #include "io/timeheap.h"
 #include "runtime/park.h"
 
@@ -37,7 +43,8 @@ typedef struct corio__epoll {
     unsigned index;
     /* ---- owner thread only ---- */
     corio__theap timers;
-    unsigned fd_waits;       /* registered descriptors */
+    corio__efd_table fds;    /* a record per descriptor number (epoll_fd.h) */
+    unsigned fd_waits;       /* waits on records */
     unsigned passes;         /* due() calls since the last poll */
     /* ---- any thread ---- */
     /* Dekker pair with park, as ring.h's: unpark exchanges permit, then
@@ -53,11 +60,13 @@ struct corio__ewait {
     corio__theap_node timer; /* first: the heap hands back this address */
     corio__task *task;
     corio__epoll *ep;        /* the owner */
-    int fd;                  /* registered descriptor (ours if dup'ed), -1: a timer only */
-    bool dup;                /* fd is our dup of the caller's (EEXIST) */
+    corio__efd *rec;         /* the record it is on, NULL: a timer only */
+    corio__ewait *next;      /* rec's list of waits (owner only) */
+    corio__ewait **pprev;
+    unsigned events;         /* what it waits for (EPOLLIN, EPOLLOUT, ...) */
     bool completed;          /* owner only */
     bool cancel_asked;       /* task only */
-    int res;                 /* ready events, -ETIME, -ECANCELED (owner writes) */
+    int res;                 /* its ready events, -ETIME, -ECANCELED (owner writes) */
     _Atomic unsigned pending;
     _Atomic int done;
     corio__ewait *mail_next;
@@ -69,7 +78,9 @@ extern const corio__parker_ops corio__epoll_parker;
  * `events` (fd < 0: no descriptor, only the deadline), the CLOCK_MONOTONIC
  * `deadline` passes (-1: none) or the task is killed.  The ready events,
  * -ETIME, -ECANCELED, or the errno of the registration (-EPERM: a
- * descriptor epoll cannot wait on, such as a regular file). */
+ * descriptor epoll cannot wait on, such as a regular file).  The ready
+ * events are those of `events` that were reported, plus EPOLLERR and
+ * EPOLLHUP (POLLNVAL when the number was closed under the wait). */
 int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline);
 
 #endif

@@ -7,12 +7,14 @@
  * unit of the cooperative budget (runtime/block.h), as corio_send does on
  * io_uring, so a task that never waits still lets the others run.
  *
- * Only sockets have a per-call "do not block" flag (MSG_DONTWAIT).  For a
- * pipe, a terminal or a listening socket whose descriptor is blocking,
- * the task first checks readiness (poll with a zero timeout), waits for it
- * if need be, and then makes the call: it cannot block unless another
- * reader took the data in between (docs/io.md, "Limits").  connect on a
- * blocking socket sets O_NONBLOCK for the call and puts the flags back.
+ * Only sockets have a per-call "do not block" flag (MSG_DONTWAIT), and
+ * accept has none.  A listening socket that is non-blocking (corio_listen
+ * makes them so) is tried first as well.  For a pipe, a terminal or a
+ * blocking listening socket, the task first checks readiness (poll with a
+ * zero timeout), waits for it if need be, and then makes the call: it
+ * cannot block unless another reader took the data in between (docs/io.md,
+ * "Limits").  connect on a blocking socket sets O_NONBLOCK for the call
+ * and puts the flags back.
  *
  * Regular files (and block devices, directories) are always "ready" and
  * epoll refuses them: their reads, writes, openat and fsync run in the
@@ -182,6 +184,9 @@ static ssize_t stream_call(const corio__io_req *rq, int64_t deadline, bool sock)
                 if (r == -EPERM) return in_pool(rq); /* epoll refuses it */
                 if (r < 0) return r;
                 waited = true;
+                /* Look again: every task waiting on it was woken, and one
+                 * that ran before us may have taken what was there. */
+                continue;
             }
         }
         ssize_t n = try_call(rq, &sock);
@@ -250,9 +255,24 @@ static ssize_t do_poll(void *p, const corio__io_req *rq, int64_t deadline) {
     return at_once((ssize_t)(events & (POLLIN | POLLOUT)), false);
 }
 
+/* The CLOCK_MONOTONIC deadline `ns` (>= 0) from now, or -1 (none) when
+ * ns < 0 or when now + ns would pass INT64_MAX (about 292 years of
+ * uptime): such a deadline never comes, and the sum would overflow. */
+static int64_t deadline_in(int64_t ns) {
+    if (ns < 0) return -1;
+    int64_t now = corio__io_now();
+    return ns > INT64_MAX - now ? -1 : now + ns;
+}
+
+/* A listening socket that accept4 will not block on. */
+static bool nonblocking(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_NONBLOCK) != 0; /* EBADF: the call itself says so */
+}
+
 static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     if (rq->kind != CORIO__IO_CLOSE && corio__block_killed(corio__block_self())) return -ECANCELED;
-    int64_t deadline = timeout_ns < 0 ? -1 : corio__io_now() + timeout_ns;
+    int64_t deadline = deadline_in(timeout_ns);
     switch (rq->kind) {
     case CORIO__IO_READ:
     case CORIO__IO_WRITE:
@@ -264,7 +284,10 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     case CORIO__IO_SEND:
         return stream_call(rq, deadline, true);
     case CORIO__IO_ACCEPT:
-        return stream_call(rq, deadline, false);
+        /* Several tasks may accept on one listener and all wake on one
+         * connection: on a non-blocking listener the losers get EAGAIN and
+         * wait again; a blocking one is checked for readiness first. */
+        return stream_call(rq, deadline, nonblocking(rq->fd));
     case CORIO__IO_FSYNC:
     case CORIO__IO_OPENAT:
         return in_pool(rq);
@@ -277,7 +300,7 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     case CORIO__IO_POLL:
         return do_poll(p, rq, deadline);
     case CORIO__IO_SLEEP: {
-        int r = corio__epoll_wait(p, -1, 0, corio__io_now() + rq->ns);
+        int r = corio__epoll_wait(p, -1, 0, deadline_in(rq->ns));
         return r == -ETIME ? 0 : r;
     }
     }

@@ -34,7 +34,10 @@ int corio_listen(const char *addr, int backlog, unsigned flags) {
     const corio_sockaddr *c = listen_choice(found, r);
     struct sockaddr_storage ss = c->ss;
     socklen_t len = c->len;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* Non-blocking: several tasks may accept on it, and all of them may
+     * be told of one connection; those that lose it must get EAGAIN and
+     * wait again, not block their worker in accept (docs/io.md). */
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -errno;
     int one = 1;
     if (ss.ss_family == AF_UNIX) {

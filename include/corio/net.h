@@ -69,8 +69,12 @@ CORIO_API int corio_addr_format(const struct sockaddr *sa, socklen_t salen, char
 /** A listening stream socket on `addr` (SO_REUSEADDR on TCP; a Unix path
  *  that exists and is a socket is replaced).  A name is resolved
  *  (corio_addr_resolve) and the first IPv4 address taken, else the first
- *  one.  backlog <= 0: SOMAXCONN.  Callable from any thread; from a task
- *  it may suspend while a name is looked up.  The descriptor, or
+ *  one.  backlog <= 0: SOMAXCONN.  The socket is non-blocking
+ *  (O_NONBLOCK, close-on-exec), so that any number of tasks may
+ *  corio_accept on it; a plain accept(2) on it gives EAGAIN when no
+ *  connection is waiting.  Accepted sockets are blocking unless
+ *  corio_accept is given SOCK_NONBLOCK.  Callable from any thread; from a
+ *  task it may suspend while a name is looked up.  The descriptor, or
  *  -EINVAL (a malformed address, unknown flags), the errors of
  *  corio_addr_resolve, or the errno of socket/bind/listen (-EADDRINUSE,
  *  -EACCES...). */
