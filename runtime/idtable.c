@@ -10,9 +10,12 @@
  * outlives its task is harmless).
  *
  * The table is process-wide, so kill/join/unpark work from any thread with
- * the id alone.  It is created with the first runtime and freed with the
- * last one (every byte back; callers must not use ids concurrently with
- * the last shutdown).
+ * the id alone.  It is made with the first runtime and kept for the life
+ * of the process (its chunks stay reachable, so leak checkers are quiet):
+ * a plain thread may hold an id and call kill or unpark while the last
+ * runtime shuts down, and a lookup already past its chunk load must find
+ * the memory still there.  It costs what the most tasks ever alive at once
+ * took (a struct each, stack excluded), kept for reuse by later runtimes.
  *
  * Free structs go on one list under a mutex; workers keep a small cache of
  * their own in front of it (task.c), so the spawn fast path takes no
@@ -25,11 +28,9 @@
  *     hours at that rate, and then the slot is retired for good (its
  *     struct is never handed out again: a few hundred bytes lost per 2^38
  *     tasks).  32 bits, as before, wrapped in minutes.
- *   - Across tables (the last runtime of a process shut down, a new one
- *     created), `gen_floor` remembers one past the highest generation any
- *     slot reached; the new table starts every slot there, so the ids of an
- *     old runtime do not alias those of a new one.  If even the floor were
- *     used up, the table is kept instead of freed.
+ *   - Across runtimes the table is the same one, so a new runtime's tasks
+ *     take later generations of the same slots: the ids of an old runtime
+ *     never alias those of a new one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -51,7 +52,6 @@ static unsigned nchunks;              /* under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static corio__task *free_list;        /* under lock */
 static unsigned refs;                 /* runtimes alive; under lock */
-static uint64_t gen_floor;            /* first generation of new slots; under lock */
 
 int corio__idtable_ref(void) {
     pthread_mutex_lock(&lock);
@@ -62,24 +62,7 @@ int corio__idtable_ref(void) {
 
 void corio__idtable_unref(void) {
     pthread_mutex_lock(&lock);
-    if (--refs == 0) {
-        uint64_t top = gen_floor;
-        for (unsigned i = 0; i < nchunks; i++) {
-            corio__task *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
-            for (unsigned j = 0; j < CHUNK; j++)
-                if (c[j].gen >= top) top = c[j].gen + 1;
-        }
-        if (top < CORIO__ID_GEN_LIMIT) { /* else: keep the table, ids stay unique */
-            gen_floor = top;
-            for (unsigned i = 0; i < nchunks; i++) {
-                corio__task *c = atomic_load_explicit(&chunks[i], memory_order_relaxed);
-                atomic_store_explicit(&chunks[i], NULL, memory_order_relaxed);
-                free(c);
-            }
-            nchunks = 0;
-            free_list = NULL;
-        }
-    }
+    refs--; /* the table stays (see the top of this file) */
     pthread_mutex_unlock(&lock);
 }
 
@@ -93,7 +76,7 @@ static int grow_locked(void) {
         corio__task *t = &c[i];
         corio__spin_init(&t->lock);
         t->index = nchunks * CHUNK + i;
-        t->gen = gen_floor;
+        t->gen = 0;
         t->next = free_list;
         free_list = t;
     }

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <set>
+#include <thread>
+#include <atomic>
 
 #include "corio.h"
 #include "runtime/testhooks.h"
@@ -84,6 +86,45 @@ TEST_F(TaskIds, ASlotIsRetiredWhenItsGenerationsAreUsedUp) {
     return V(n);
   });
   EXPECT_EQ(0, I(bad));
+}
+
+// A plain thread keeps calling kill and unpark with an id of the current
+// runtime while the last runtime shuts down and a new one starts, round
+// after round: the id table must still be there for a lookup already under
+// way (it used to be freed with the last runtime: ASan, heap use after
+// free in the lookup), and each call answers as it documents (a kill 1 or
+// 0, an unpark 0) or -ESRCH.
+TEST_F(TaskIds, IdsUsedFromAThreadWhileTheLastRuntimeShutsDown) {
+  std::atomic<corio_tid> id{0};
+  std::atomic<bool> stop{false};
+  std::atomic<long> calls{0};
+  std::atomic<int> bad{0};
+  std::thread hammer([&] {
+    for (unsigned long i = 0; !stop.load(std::memory_order_relaxed); i++) {
+      corio_tid t = id.load(std::memory_order_relaxed);
+      if (t == 0) continue;
+      int r = i % 2 ? corio_task_unpark(t) : corio_task_kill(t);
+      if (r < 0 && r != -ESRCH) bad = r;  // kill: 1 or 0; unpark: 0
+      calls++;
+    }
+  });
+  const int rounds = scaled(2000, 300);
+  for (int round = 0; round < rounds; round++) {
+    corio_rt *rt;
+    corio_rt_opts o{};
+    o.workers = 1;
+    ASSERT_EQ(0, corio_rt_create(&rt, &o));
+    for (int k = 0; k < 4; k++) {
+      corio_tid t = 0;
+      ASSERT_EQ(0, corio_rt_spawn(rt, &t, park_once, nullptr));
+      id.store(t, std::memory_order_relaxed);
+    }
+    ASSERT_EQ(0, corio_rt_shutdown(rt));
+  }
+  stop = true;
+  hammer.join();
+  EXPECT_EQ(0, bad.load());
+  EXPECT_GT(calls.load(), 0);
 }
 
 }  // namespace

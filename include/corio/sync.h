@@ -157,7 +157,9 @@ CORIO_API int corio_group_cancel(corio_group *g);
  *  called once; from a task or a plain thread.  Errors: -EINVAL (g NULL,
  *  or another join has begun, whether or not it has returned). */
 CORIO_API int corio_group_join(corio_group *g);
-/** Free a joined group (a group not joined: -EBUSY). */
+/** Free a group whose children have all been joined (or that never had
+ *  any).  Errors: -EBUSY (children not joined yet, or spawns in
+ *  progress). */
 CORIO_API int corio_group_destroy(corio_group *g);
 
 /* ---- task sets ------------------------------------------------------------ */
@@ -218,7 +220,10 @@ CORIO_API int corio_blocking_threads(unsigned *total, unsigned *idle);
  *  call that would re-enter a coroutine on the caller's own chain (slide
  *  91's cycle) still returns -EDEADLK at once.  Waiting may be ended by a
  *  kill (-ECANCELED) or the timeout (-ETIMEDOUT); the call then did not
- *  happen.  Results and other errors as the plain calls. */
+ *  happen.  Results and other errors as the plain calls.  A waiter's
+ *  -EPIPE (the coroutine finished while it waited) does not tell that the
+ *  call that finished it has returned: destroy the coroutine only after
+ *  that call too has returned (corio_coro_destroy). */
 CORIO_API int(corio_coro_send_wait)(corio_coro *co, void *value, void **out, int64_t timeout_ns);
 CORIO_API int corio_coro_throw_wait(corio_coro *co, int err, void **out, int64_t timeout_ns);
 CORIO_API int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns);

@@ -132,8 +132,12 @@ CORIO_API int corio_rt_wait_idle(corio_rt *rt);
  *  -ECANCELED at its suspension point and is expected to return), wait for
  *  them to end and for plain-thread calls still inside (joins, spawns) to
  *  leave, stop and join the workers, and free everything.  `rt` is invalid
- *  once this returns; calls from other threads that overlap it are safe
- *  (they complete, or fail with -ESHUTDOWN).  Must be called from a plain
+ *  once this returns.  Calls on `rt` from other threads that are already
+ *  inside it when shutdown begins are safe (they complete, or fail with
+ *  -ESHUTDOWN); a call that may begin later races the free of `rt`, as
+ *  with any freed object: the program must stop making them first.  Task
+ *  ids stay safe to use from any thread (kill, unpark, join answer -ESRCH
+ *  once the task is gone).  Must be called from a plain
  *  thread: -EPERM from any worker thread (of any runtime), -EINVAL for NULL
  *  or for a second shutdown that overlaps the first.  A task that ignores
  *  -ECANCELED and keeps running delays this. */
