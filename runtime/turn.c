@@ -128,8 +128,10 @@ void corio__turn_kick(corio_coro *co) {
     corio__wbatch_init(&b);
     corio__wnode *n;
     while ((n = corio__waitq_peek(&co->turn_q)) != NULL) {
+        /* Decided meanwhile (a timeout): skipped, its waiter unlinks it. */
+        if (!corio__wait_decide(n->wait, CORIO__TURN_FINISHED)) continue;
         corio__waitq_remove(&co->turn_q, n);
-        if (corio__wait_decide(n->wait, CORIO__TURN_FINISHED)) corio__wbatch_add(&b, n->wait);
+        corio__wbatch_add(&b, n->wait);
     }
     sync_flag(co);
     corio__spin_unlock(&co->turn_lock);

@@ -26,10 +26,11 @@
  * Queues have no lock of their own: the object that holds them (a channel,
  * a mutex) protects its queues and state with its own lock, and claims
  * waiters while holding it.  A node whose wait was decided elsewhere (a
- * select woken through another channel, a timeout) is skipped and unlinked
- * by the next waker that meets it; the waiter unlinks its own nodes, under
- * each object's lock, before it returns (corio__waitq_remove is idempotent
- * for that reason).
+ * select woken through another channel, a timeout) is skipped by the
+ * wakers that meet it and unlinked by its waiter, under each object's
+ * lock, before it returns: so an object whose queues are empty has no
+ * waiter left inside a call on it (corio__waitq_remove is idempotent: a
+ * claimed node was unlinked by its claimer).
  *
  * Lifetime: a waker must read everything it needs from the wait (the task)
  * before the `done` store: after it the waiter may return and its stack
@@ -170,32 +171,36 @@ static inline void corio__waitq_remove(corio__waitq *q, corio__wnode *n) {
     n->queued = false;
 }
 
-/* The first node whose wait is still undecided, without claiming it (nodes
- * decided elsewhere are unlinked on the way).  For a waker that must check
- * something about the waiter before it commits (a select on both ends).
- * Inline, as claim: they are on every channel operation's path. */
+/* Nodes whose wait was decided elsewhere (a timeout, a kill, a select
+ * woken through another channel) are skipped, not unlinked: their waiter
+ * unlinks its own node, under the object's lock, before its call returns.
+ * Until then the object is still waited on, so its destroy says -EBUSY:
+ * a waiter that timed out is still inside its call, and will take the
+ * object's lock once more. */
+
+/* The first node whose wait is still undecided, without claiming it.  For
+ * a waker that must check something about the waiter before it commits (a
+ * select on both ends).  Inline, as claim: they are on every channel
+ * operation's path. */
 static inline corio__wnode *corio__waitq_peek(corio__waitq *q) {
-    for (corio__wnode *n = q->head; n != NULL;) {
-        corio__wnode *next = n->next;
+    for (corio__wnode *n = q->head; n != NULL; n = n->next)
         if (!corio__wait_decided(n->wait)) return n;
-        corio__waitq_remove(q, n);
-        n = next;
-    }
     return NULL;
 }
 
-/* Unlink and claim the first node whose wait is still undecided, with its
- * own `value`; nodes decided elsewhere are unlinked on the way.  NULL when
- * none.  The caller calls corio__wait_done on the returned node's wait
- * after it has done its part. */
+/* Claim the first node whose wait is still undecided, with its own
+ * `value`, and unlink it (its waiter, once woken, does not touch the
+ * object again).  NULL when none.  The caller calls corio__wait_done on
+ * the returned node's wait after it has done its part. */
 static inline corio__wnode *corio__waitq_claim(corio__waitq *q) {
     /* No load of the state before the CAS: a node decided elsewhere fails
      * the CAS as surely, and a load first would fetch the line shared only
      * to need it exclusive a moment later. */
-    for (corio__wnode *n; (n = q->head) != NULL;) {
-        corio__waitq_remove(q, n);
-        if (corio__wait_decide(n->wait, n->value)) return n;
-        /* Decided elsewhere (a timeout, a kill): unlinked; the next one. */
+    for (corio__wnode *n = q->head; n != NULL; n = n->next) {
+        if (corio__wait_decide(n->wait, n->value)) {
+            corio__waitq_remove(q, n);
+            return n;
+        }
     }
     return NULL;
 }

@@ -210,11 +210,16 @@ int corio_chan_close(corio_chan *ch) {
      * waiter may destroy it at once (wait.h, corio__wbatch). */
     corio__wbatch b;
     corio__wbatch_init(&b);
-    corio__wnode *w;
-    while ((w = corio__waitq_peek(&ch->recvq)) != NULL ||
-           (w = corio__waitq_peek(&ch->sendq)) != NULL) {
-        corio__waitq_remove(w == ch->recvq.head ? &ch->recvq : &ch->sendq, w);
-        if (corio__wait_decide(w->wait, w->value | CHAN_CLOSED_BIT)) corio__wbatch_add(&b, w->wait);
+    corio__waitq *qs[2] = {&ch->recvq, &ch->sendq}; /* receivers first, as ever */
+    for (int i = 0; i < 2; i++) {
+        corio__wnode *w;
+        while ((w = corio__waitq_peek(qs[i])) != NULL) {
+            /* Decided meanwhile (a timeout): peek skips it next time, and
+             * its waiter unlinks it (wait.h). */
+            if (!corio__wait_decide(w->wait, w->value | CHAN_CLOSED_BIT)) continue;
+            corio__waitq_remove(qs[i], w);
+            corio__wbatch_add(&b, w->wait);
+        }
     }
     corio__spin_unlock(&ch->lock);
     (void)corio__wait_done_batch(&b);

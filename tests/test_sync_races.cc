@@ -380,4 +380,90 @@ TEST_F(SyncRace, TwoJoinsOfOneGroupJoinItOnce) {
   }
 }
 
+// ---- destroy while a timed-out waiter is still inside its call -------------
+
+struct Inside {
+  corio_chan *ch = nullptr;
+  corio_sem *sem = nullptr;
+  corio_mutex *mu = nullptr;
+  int kind = 0;  // 0 channel, 1 semaphore, 2 mutex
+  std::atomic<bool> hog_running{false}, hog_stop{false};
+};
+
+void *timed_waiter(void *arg) {
+  Inside *in = static_cast<Inside *>(arg);
+  int r = in->kind == 0   ? corio_chan_recv(in->ch, nullptr, CORIO_MS(20))
+          : in->kind == 1 ? corio_sem_acquire(in->sem, CORIO_MS(20))
+                          : corio_mutex_lock(in->mu, CORIO_MS(20));
+  return V(r);
+}
+
+// Spawned after the waiter on a one-worker runtime: it runs once the
+// waiter has parked in its call (queued on the object), and holds the
+// worker without yielding until told to stop.
+void *hog(void *arg) {
+  Inside *in = static_cast<Inside *>(arg);
+  in->hog_running = true;
+  while (!in->hog_stop.load()) std::atomic_signal_fence(std::memory_order_seq_cst);
+  return nullptr;
+}
+
+// A waiter whose timeout passed while its worker was busy is decided but
+// still inside its call: it will lock the object once more to leave the
+// queue.  A peer's operation meanwhile must not unlink it for it, and the
+// object's destroy must say -EBUSY until the waiter has returned (it
+// returned 0 and freed the object under the waiter: ASan, use after free).
+TEST_F(SyncRace, DestroyWaitsForATimedOutWaiterToLeave) {
+  for (int kind = 0; kind < 3; kind++) {
+    SCOPED_TRACE(kind == 0 ? "channel" : kind == 1 ? "semaphore" : "mutex");
+    Rt rt(1);
+    ASSERT_EQ(0, rt.rc());
+    Inside in;
+    in.kind = kind;
+    ASSERT_EQ(0, corio_chan_create(&in.ch, sizeof(int), 0));
+    ASSERT_EQ(0, corio_sem_create(&in.sem, 0));
+    ASSERT_EQ(0, corio_mutex_create(&in.mu));
+    if (kind == 2) {
+      ASSERT_EQ(0, corio_mutex_trylock(in.mu));  // held by this thread
+    }
+    auto destroy = [&]() {
+      return kind == 0 ? corio_chan_destroy(in.ch) : kind == 1 ? corio_sem_destroy(in.sem)
+                                                               : corio_mutex_destroy(in.mu);
+    };
+    corio_tid w, h;
+    ASSERT_EQ(0, corio_rt_spawn(rt, &w, timed_waiter, &in));
+    ASSERT_EQ(0, corio_rt_spawn(rt, &h, hog, &in));
+    ASSERT_TRUE(eventually([&] { return in.hog_running.load(); }));  // the waiter is queued
+    std::this_thread::sleep_for(milliseconds(80));  // its timeout passed; it cannot run
+    // The peer's operation finds no undecided waiter.
+    int one = 1;
+    if (kind == 0) {
+      EXPECT_EQ(-EAGAIN, corio_chan_try_send(in.ch, &one));
+    }
+    if (kind == 1) {
+      EXPECT_EQ(0, corio_sem_release(in.sem));
+    }
+    if (kind == 2) {
+      EXPECT_EQ(0, corio_mutex_unlock(in.mu));
+    }
+    EXPECT_EQ(-EBUSY, destroy()) << "destroyed while the waiter is still inside its call";
+    in.hog_stop = true;
+    EXPECT_EQ(-ETIMEDOUT, join_or_error(rt, w));
+    EXPECT_EQ(0, join_or_error(rt, h));
+    if (kind == 1) {
+      EXPECT_EQ(1u, corio_sem_value(in.sem));  // the permit stayed
+    }
+    if (kind != 0) {
+      EXPECT_EQ(0, corio_chan_destroy(in.ch));
+    }
+    if (kind != 1) {
+      EXPECT_EQ(0, corio_sem_destroy(in.sem));
+    }
+    if (kind != 2) {
+      EXPECT_EQ(0, corio_mutex_destroy(in.mu));
+    }
+    EXPECT_EQ(0, destroy());
+  }
+}
+
 }  // namespace
