@@ -82,7 +82,8 @@ void corio__op_submit_cancel(corio__ring *r, corio__mail *m) {
     }
     /* An async cancel finds a timer as well as an operation. */
     io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m->op | m->tag, 0);
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m->op | CORIO__TAG_CANCEL);
+    unsigned which = (unsigned)(m - m->op->mail);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m->op | (CORIO__TAG_CANCEL + which));
     corio__ring_filled(r, 1);
 }
 
@@ -176,13 +177,20 @@ bool corio__op_complete(corio__op *op, unsigned tag, int res, unsigned flags) {
             /* A linked timeout that fired completes with -ETIME when it
              * cancelled the operation, and with its cancel's own error
              * (-EALREADY, -ENOENT) when the operation ran in io-wq and
-             * was only interrupted; -ECANCELED only when the operation
-             * completed first and the timeout was disarmed. */
+             * was only interrupted, or was on its way there (a missed
+             * cancel, op.h: sent again); -ECANCELED only when the
+             * operation completed first and the timeout was disarmed. */
             op->timed_out = true;
+            if (res == -ENOENT && !(op->seen & SEEN_OP)) owner_cancel(op, CORIO__MAIL_TIMER);
         }
         break;
-    default: /* a cancel's own completion: only counted */
+    default: { /* a cancel's own completion: counted; a missed one again */
+        unsigned which = tag - CORIO__TAG_CANCEL;
+        if (res == -ENOENT && which < CORIO__MAIL_N && op->mail[which].tag == CORIO__TAG_OP &&
+            !(op->seen & SEEN_OP))
+            owner_cancel(op, which); /* its node is free: this was its cancel */
         break;
+    }
     }
     /* Read before the last decrement: after it op may be gone. */
     corio__task *t = op->task;

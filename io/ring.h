@@ -12,7 +12,8 @@
  * (operations are 8-byte aligned) or a constant:
  *   op | TAG_OP       the operation's own completion
  *   op | TAG_TIMEOUT  its linked timeout's completion
- *   op | TAG_CANCEL   the completion of a cancel aimed at it
+ *   op | TAG_CANCEL+i the completion of a cancel aimed at it, sent for
+ *                     its i-th reason (op.h: kill, timer, disarm)
  *   TAG_WAKE          the read of the wake-up eventfd
  * Every one of these an operation expects is counted in its `pending`, and
  * the operation (on its task's stack) is released only when all of them
@@ -33,7 +34,7 @@
 enum {
     CORIO__TAG_OP = 0,
     CORIO__TAG_TIMEOUT = 1,
-    CORIO__TAG_CANCEL = 2,
+    CORIO__TAG_CANCEL = 2, /* 2, 3, 4: one per cancel reason (op.h) */
     CORIO__TAG_MASK = 7,
 };
 #define CORIO__UD_WAKE ((uint64_t)8 | 3) /* not an address: 8-aligned + 3 */

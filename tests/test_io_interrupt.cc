@@ -94,6 +94,36 @@ TEST_F(IoInterrupt, ConnectToAFullBacklogTimesOut) {
   EXPECT_LT(Clock::now() - t0, kBounded);
 }
 
+// Timeouts so short that they may fire before the kernel has handed the
+// connect to the io-wq worker in which it blocks: every call still ends,
+// with -ETIME.
+TEST_F(IoInterrupt, ConnectWithATinyTimeoutEnds) {
+  FullListener l;
+  ASSERT_TRUE(l.full);
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  for (int64_t ns : {int64_t{0}, int64_t{1000}, int64_t{50000}}) {
+    for (int round = 0; round < 10; round++) {
+      std::atomic<int> ended{0};
+      corio_tid t = spawn(rt, [&]() -> void * {
+        int r = l.connect_from_task(ns);
+        ended = 1;
+        return V(r);
+      });
+      bool done = eventually([&] { return ended.load() != 0; }, milliseconds(kBounded));
+      EXPECT_TRUE(done) << "a connect with timeout " << ns << " ns did not end";
+      while (ended.load() == 0) {  // release it: room in the backlog
+        int a = accept4(l.lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (a >= 0) l.queued.push_back(a);
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+      intptr_t r = join(rt, t);
+      if (!done) return;  // the backlog is no longer full
+      EXPECT_EQ(-ETIME, r) << "timeout " << ns << " ns, round " << round;
+    }
+  }
+}
+
 // Spawn `body`, wait until it has started and had time to block, kill it
 // from a task (or from this thread), and return what it returned.  If it
 // does not end within kBounded, `release` is called (a peer that lets the
@@ -212,7 +242,9 @@ TEST_F(IoInterrupt, FifoOpenWaitsForItsPeer) {
   ASSERT_FALSE(f.path.empty());
   Rt rt(2);
   ASSERT_EQ(0, rt.rc());
-  for (int mode : {O_RDONLY, O_WRONLY}) {
+  for (int c = 0; c < 4; c++) {
+    int mode = c % 2 ? O_WRONLY : O_RDONLY;
+    int64_t timeout = c < 2 ? CORIO_FOREVER : CORIO_MS(60000);  // a timer left to disarm
     std::atomic<bool> peer_opening{false};
     std::atomic<int> peer_fd{-1};
     std::thread peer([&] {
@@ -226,7 +258,7 @@ TEST_F(IoInterrupt, FifoOpenWaitsForItsPeer) {
     });
     bool opened_after_peer = false;
     void *r = run(rt, [&]() -> void * {
-      int fd = corio_openat(AT_FDCWD, f.path.c_str(), mode, 0, CORIO_FOREVER);
+      int fd = corio_openat(AT_FDCWD, f.path.c_str(), mode, 0, timeout);
       opened_after_peer = peer_opening.load();
       return V(fd);
     });
