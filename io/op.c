@@ -42,6 +42,7 @@ static struct io_uring_sqe *begin(corio__op *op, int64_t timeout_ns, bool killab
             op->async = blocking;
             op->own_timer = blocking && op->has_timeout;
             op->seen = 0;
+            op->recancels = 0;
             op->cancel_asked = false;
             op->unkillable = !killable;
             for (unsigned i = 0; i < CORIO__MAIL_N; i++) {
@@ -187,8 +188,10 @@ bool corio__op_complete(corio__op *op, unsigned tag, int res, unsigned flags) {
     default: { /* a cancel's own completion: counted; a missed one again */
         unsigned which = tag - CORIO__TAG_CANCEL;
         if (res == -ENOENT && which < CORIO__MAIL_N && op->mail[which].tag == CORIO__TAG_OP &&
-            !(op->seen & SEEN_OP))
+            !(op->seen & SEEN_OP) && op->recancels < CORIO__OP_RECANCELS) {
+            op->recancels++;
             owner_cancel(op, which); /* its node is free: this was its cancel */
+        }
         break;
     }
     }

@@ -38,19 +38,24 @@
  * linked), and the ring's owner, when it reaps the timer, cancels the
  * operation if it is still running, and when it reaps the operation,
  * cancels the timer if it is still armed; each of those cancels is
- * counted in `pending` like the task's own.
+ * counted in `pending` like the task's own.  These owner-side increments
+ * happen while the completion that triggers them is still counted, so
+ * `pending` is above 0 and a plain fetch_add suffices.
  *
  * Missed cancels.  A cancel that reaches an operation between its inline
  * attempt and io-wq finds nothing (-ENOENT), and the operation then blocks
  * in io-wq with nothing left to end it (measured on 6.18: a connect to a
  * full backlog with a linked timeout of 0 or 1 us blocked in 40 of 40
- * tries, of 100 us in 18 of 20).  So when a cancel aimed at the operation (a kill's, a timer's)
- * completes with -ENOENT and the operation's own completion has not been
- * reaped, the owner sends it again (one per poll, until the operation is
- * found or completes); a linked timeout whose cancel found nothing is
- * followed by such a cancel too.  These owner-side increments
- * happen while the completion that triggers them is still counted, so
- * `pending` is above 0 and a plain fetch_add suffices. */
+ * tries, of 100 us in 18 of 20).  So when a cancel aimed at the operation
+ * (a kill's, a timer's) completes with -ENOENT and the operation's own
+ * completion has not been reaped, the owner sends it again (one per poll,
+ * until the operation is found or completes); a linked timeout whose
+ * cancel found nothing is followed by such a cancel too.  At most
+ * CORIO__OP_RECANCELS times: the way to io-wq takes microseconds, but an
+ * operation that no cancel can find at all (one the kernel has handed on
+ * where cancels do not look) would have the owner resubmit on every pass
+ * until it completed; after the last one the operation is waited for to
+ * its end, as before any cancel. */
 #ifndef CORIO_IO_OP_H
 #define CORIO_IO_OP_H
 
@@ -62,6 +67,9 @@
 #include "io/ring.h"
 
 typedef struct corio__task corio__task;
+
+/* How many times a missed cancel is sent again (see above). */
+#define CORIO__OP_RECANCELS 200u
 
 /* The operation's cancel requests, one mailbox node each (ring.h): */
 enum {
@@ -83,6 +91,7 @@ struct __attribute__((aligned(8))) corio__op {
     bool async;               /* sent to io-wq at once (IOSQE_ASYNC) */
     bool own_timer;           /* the timeout is not linked (see above) */
     unsigned char seen;       /* completions reaped so far (owner only) */
+    unsigned char recancels;  /* missed cancels sent again (owner only) */
     bool cancel_asked;        /* the task asked for a cancel (task only) */
     bool unkillable;          /* never cancelled (task only) */
     struct __kernel_timespec ts; /* the timeout's (or sleep's) time */

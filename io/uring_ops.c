@@ -78,7 +78,7 @@ static int open_blocking(int dirfd, const char *path, int flags, mode_t mode, in
 }
 
 static int open_wait_peer(const corio__io_req *rq, int res, int64_t deadline) {
-    if (rq->flags & O_NONBLOCK) return res;
+    if (rq->flags & (O_NONBLOCK | O_PATH)) return res; /* O_PATH opens nothing to wait on */
     int acc = rq->flags & O_ACCMODE;
     if ((res == -ENXIO && acc == O_WRONLY) || res == -EAGAIN)
         return open_blocking(rq->fd, rq->path, rq->flags, rq->mode, deadline);
