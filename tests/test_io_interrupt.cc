@@ -317,13 +317,16 @@ TEST_F(IoInterrupt, FifoOpenWithoutPeerKilled) {
   ASSERT_FALSE(f.path.empty());
   Rt rt(2);
   ASSERT_EQ(0, rt.rc());
+  // No timeout, a long one, and the largest ones (no deadline in effect).
+  const int64_t timeouts[] = {CORIO_FOREVER, CORIO_FOREVER, CORIO_MS(60000), CORIO_MS(60000),
+                              INT64_MAX,     INT64_MAX - 1};
   int round = 0;
-  for (int mode : {O_RDONLY, O_WRONLY, O_RDONLY, O_WRONLY}) {
+  for (int64_t timeout : timeouts) {
+    int mode = round % 2 ? O_WRONLY : O_RDONLY;
     std::atomic<int> started{0}, ended{0};
     corio_tid t = spawn(rt, [&]() -> void * {
       started = 1;
-      int fd = corio_openat(AT_FDCWD, f.path.c_str(), mode, 0,
-                            round >= 2 ? CORIO_MS(60000) : CORIO_FOREVER);
+      int fd = corio_openat(AT_FDCWD, f.path.c_str(), mode, 0, timeout);
       ended = 1;
       if (fd >= 0) close(fd);
       return V(fd);
@@ -389,30 +392,16 @@ TEST_F(IoInterrupt, LargestTimeoutsMeanNoDeadline) {
     EXPECT_EQ(0, I(r)) << "big " << big;
     close(lfd);
 
-    // A sleep of the longest time, and a FIFO open with the longest
-    // timeout, both ended by a kill.
-    for (int what = 0; what < 2; what++) {
-      Fifo f;
-      ASSERT_FALSE(f.path.empty());
-      std::atomic<int> started{0}, ended{0};
-      corio_tid t = spawn(rt, [&]() -> void * {
-        started = 1;
-        int res = what == 0 ? corio_sleep_ns(big)
-                            : corio_openat(AT_FDCWD, f.path.c_str(), O_WRONLY, 0, big);
-        ended = 1;
-        return V(res);
-      });
-      std::vector<int> peers;
-      intptr_t k = kill_blocked(rt, t, started, ended, false, [&] {
-        while (ended.load() == 0) {
-          int p = f.peer(O_RDONLY);
-          if (p >= 0) peers.push_back(p);
-          std::this_thread::sleep_for(milliseconds(1));
-        }
-      });
-      EXPECT_EQ(-ECANCELED, k) << (what == 0 ? "sleep " : "openat ") << big;
-      for (int p : peers) close(p);
-    }
+    // A sleep of the longest time, ended by a kill (the FIFO open with
+    // the largest timeouts: FifoOpenWithoutPeerKilled).
+    std::atomic<int> started{0}, ended{0};
+    corio_tid t = spawn(rt, [&]() -> void * {
+      started = 1;
+      int res = corio_sleep_ns(big);
+      ended = 1;
+      return V(res);
+    });
+    EXPECT_EQ(-ECANCELED, kill_blocked(rt, t, started, ended, false, [] {})) << "sleep " << big;
   }
   // corio_sleep_ms of the longest time it takes.
   std::atomic<int> started{0}, ended{0};
