@@ -8,7 +8,11 @@
 #include "corio/task.h"
 #include "runtime/block.h"
 
-static struct io_uring_sqe *begin(corio__op *op, int64_t timeout_ns, bool killable, int *err) {
+/* Which completions the owner has reaped (op->seen). */
+enum { SEEN_OP = 1, SEEN_TIMEOUT = 2 };
+
+static struct io_uring_sqe *begin(corio__op *op, int64_t timeout_ns, bool killable,
+                                  bool blocking, int *err) {
     corio__task *t = corio__block_self();
     if (t == NULL) {
         *err = -EPERM;
@@ -35,9 +39,17 @@ static struct io_uring_sqe *begin(corio__op *op, int64_t timeout_ns, bool killab
             op->cqe_flags = 0;
             op->timed_out = false;
             op->has_timeout = n == 2;
+            op->async = blocking;
+            op->own_timer = blocking && op->has_timeout;
+            op->seen = 0;
+            op->recancels = 0;
             op->cancel_asked = false;
             op->unkillable = !killable;
-            op->mail_next = NULL;
+            for (unsigned i = 0; i < CORIO__MAIL_N; i++) {
+                op->mail[i].op = op;
+                op->mail[i].tag = i == CORIO__MAIL_DISARM ? CORIO__TAG_TIMEOUT : CORIO__TAG_OP;
+                op->mail[i].next = NULL;
+            }
             if (op->has_timeout) {
                 op->ts.tv_sec = timeout_ns / 1000000000;
                 op->ts.tv_nsec = timeout_ns % 1000000000;
@@ -51,22 +63,28 @@ static struct io_uring_sqe *begin(corio__op *op, int64_t timeout_ns, bool killab
 }
 
 struct io_uring_sqe *corio__op_begin(corio__op *op, int64_t timeout_ns, int *err) {
-    return begin(op, timeout_ns, true, err);
+    return begin(op, timeout_ns, true, false, err);
 }
 
 struct io_uring_sqe *corio__op_begin_unkillable(corio__op *op, int *err) {
-    return begin(op, -1, false, err);
+    return begin(op, -1, false, false, err);
 }
 
-void corio__op_submit_cancel(corio__ring *r, corio__op *op) {
+struct io_uring_sqe *corio__op_begin_blocking(corio__op *op, int64_t timeout_ns, int *err) {
+    return begin(op, timeout_ns, true, true, err);
+}
+
+void corio__op_submit_cancel(corio__ring *r, corio__mail *m) {
     struct io_uring_sqe *sqe;
     if (!corio__ring_sqes(r, 1, &sqe)) {
         /* No room now: the mailbox makes the next poll try again. */
-        corio__ring_mail_cancel(r, op);
+        corio__ring_mail_cancel(r, m);
         return;
     }
-    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)op | CORIO__TAG_OP, 0);
-    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | CORIO__TAG_CANCEL);
+    /* An async cancel finds a timer as well as an operation. */
+    io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)m->op | m->tag, 0);
+    unsigned which = (unsigned)(m - m->op->mail);
+    io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)m->op | (CORIO__TAG_CANCEL + which));
     corio__ring_filled(r, 1);
 }
 
@@ -82,14 +100,40 @@ static void ask_cancel(corio__op *op) {
     } while (!atomic_compare_exchange_weak_explicit(&op->pending, &p, p + 1, memory_order_acq_rel,
                                                     memory_order_acquire));
     corio__ring *cur = corio__ring_current();
-    if (cur == op->ring) corio__op_submit_cancel(cur, op);
-    else corio__ring_mail_cancel(op->ring, op);
+    corio__mail *m = &op->mail[CORIO__MAIL_KILL];
+    if (cur == op->ring) corio__op_submit_cancel(cur, m);
+    else corio__ring_mail_cancel(op->ring, m);
+}
+
+/* The owner, reaping one of op's completions (still counted): one more
+ * cancel, whose completion is counted first.  pending >= 1 until this
+ * thread's decrement for the completion in hand, so nothing can end op
+ * meanwhile and the increment needs no CAS; relaxed: the decrement that
+ * follows on this thread is acq_rel and orders it for whoever ends op. */
+static void owner_cancel(corio__op *op, unsigned which) {
+    atomic_fetch_add_explicit(&op->pending, 1, memory_order_relaxed);
+    corio__op_submit_cancel(op->ring, &op->mail[which]);
+}
+
+/* What an interrupted operation completes with: its cancel (-ECANCELED),
+ * io-wq's interruption (-EINTR), or the kernel's internal restart codes
+ * (ERESTARTSYS 512, ERESTARTNOINTR 513, ERESTARTNOHAND 514,
+ * ERESTART_RESTARTBLOCK 516), which a cancelled io-wq worker can leave in
+ * a result (the open of a FIFO, measured on 6.18). */
+static bool interrupted(int res) {
+    return res == -ECANCELED || res == -EINTR || (res <= -512 && res >= -516);
 }
 
 int corio__op_wait(corio__op *op) {
     struct io_uring_sqe *sqe = op->sqe[0];
     io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)op | CORIO__TAG_OP);
-    if (op->has_timeout) {
+    if (op->async) sqe->flags |= IOSQE_ASYNC;
+    if (op->own_timer) {
+        /* Not linked: armed now, whatever the operation does (op.h). */
+        struct io_uring_sqe *ts = op->sqe[1];
+        io_uring_prep_timeout(ts, &op->ts, 0, 0);
+        io_uring_sqe_set_data64(ts, (uint64_t)(uintptr_t)op | CORIO__TAG_TIMEOUT);
+    } else if (op->has_timeout) {
         sqe->flags |= IOSQE_IO_LINK;
         struct io_uring_sqe *ts = op->sqe[1];
         io_uring_prep_link_timeout(ts, &op->ts, 0);
@@ -102,10 +146,12 @@ int corio__op_wait(corio__op *op) {
             ask_cancel(op);
         corio__block_suspend();
     }
+    /* Why the wait ended, not what the CQE says (op.h). */
     int res = op->res;
-    if (res == -ECANCELED) {
+    if (interrupted(res)) {
         if (op->cancel_asked) return -ECANCELED;
         if (op->timed_out) return -ETIME;
+        if (res <= -512) return -EINTR; /* never the kernel's internal codes */
     }
     return res;
 }
@@ -115,12 +161,39 @@ bool corio__op_complete(corio__op *op, unsigned tag, int res, unsigned flags) {
     case CORIO__TAG_OP:
         op->res = res;
         op->cqe_flags = flags;
+        op->seen |= SEEN_OP;
+        /* Done before its own timer: the timer goes, or the task would
+         * wait for it. */
+        if (op->own_timer && !(op->seen & SEEN_TIMEOUT)) owner_cancel(op, CORIO__MAIL_DISARM);
         break;
     case CORIO__TAG_TIMEOUT:
-        if (res == -ETIME) op->timed_out = true;
+        op->seen |= SEEN_TIMEOUT;
+        if (op->own_timer) {
+            /* -ETIME: it expired (else -ECANCELED: disarmed). */
+            if (res == -ETIME) {
+                op->timed_out = true;
+                if (!(op->seen & SEEN_OP)) owner_cancel(op, CORIO__MAIL_TIMER);
+            }
+        } else if (res != -ECANCELED) {
+            /* A linked timeout that fired completes with -ETIME when it
+             * cancelled the operation, and with its cancel's own error
+             * (-EALREADY, -ENOENT) when the operation ran in io-wq and
+             * was only interrupted, or was on its way there (a missed
+             * cancel, op.h: sent again); -ECANCELED only when the
+             * operation completed first and the timeout was disarmed. */
+            op->timed_out = true;
+            if (res == -ENOENT && !(op->seen & SEEN_OP)) owner_cancel(op, CORIO__MAIL_TIMER);
+        }
         break;
-    default: /* a cancel's own completion: only counted */
+    default: { /* a cancel's own completion: counted; a missed one again */
+        unsigned which = tag - CORIO__TAG_CANCEL;
+        if (res == -ENOENT && which < CORIO__MAIL_N && op->mail[which].tag == CORIO__TAG_OP &&
+            !(op->seen & SEEN_OP) && op->recancels < CORIO__OP_RECANCELS) {
+            op->recancels++;
+            owner_cancel(op, which); /* its node is free: this was its cancel */
+        }
         break;
+    }
     }
     /* Read before the last decrement: after it op may be gone. */
     corio__task *t = op->task;

@@ -11,6 +11,7 @@
 
 #include "corio/io.h"
 #include "io/backend.h"
+#include "runtime/wait.h"
 
 /* Hand `rq` to the backend of the worker the task runs on now: -EPERM
  * outside a task, -ENOTSUP on a runtime without I/O. */
@@ -91,7 +92,10 @@ ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeo
     return run(&rq, timeout_ns);
 }
 
-/* The time left of a deadline for a loop of calls; CORIO_FOREVER stays. */
+/* A loop of calls (send_all, recv_all) keeps one deadline for all of
+ * them: corio__deadline saturates, so a timeout too large for the clock
+ * (INT64_MAX) is no deadline (-1), as it would never come; now + timeout
+ * would overflow.  The time left of it for the next call; none stays. */
 static int64_t left(int64_t deadline) {
     if (deadline < 0) return CORIO_FOREVER;
     int64_t l = deadline - corio__io_now();
@@ -100,7 +104,7 @@ static int64_t left(int64_t deadline) {
 
 ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns,
                        size_t *sent) {
-    int64_t deadline = timeout_ns < 0 ? -1 : corio__io_now() + timeout_ns;
+    int64_t deadline = corio__deadline(timeout_ns);
     size_t done = 0;
     ssize_t r = 0;
     while (done < len) {
@@ -118,7 +122,7 @@ ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags, int64_t t
 
 ssize_t corio_recv_all(int fd, void *buf, size_t len, int flags, int64_t timeout_ns,
                        size_t *got) {
-    int64_t deadline = timeout_ns < 0 ? -1 : corio__io_now() + timeout_ns;
+    int64_t deadline = corio__deadline(timeout_ns);
     size_t done = 0;
     ssize_t r = 0;
     while (done < len) {

@@ -159,13 +159,13 @@ static void arm_wake(corio__ring *r) {
 static void take_mail(corio__ring *r) {
     atomic_store_explicit(&r->has_mail, 0, memory_order_relaxed);
     pthread_mutex_lock(&r->mail_lock);
-    corio__op *list = r->mail;
+    corio__mail *list = r->mail;
     r->mail = NULL;
     pthread_mutex_unlock(&r->mail_lock);
     while (list != NULL) {
-        corio__op *op = list;
-        list = op->mail_next; /* read before the cancel may end op */
-        corio__op_submit_cancel(r, op);
+        corio__mail *m = list;
+        list = m->next; /* read before the cancel may end m's operation */
+        corio__op_submit_cancel(r, m);
     }
 }
 
@@ -252,10 +252,10 @@ static void ring_unpark(void *p) {
     }
 }
 
-void corio__ring_mail_cancel(corio__ring *r, corio__op *op) {
+void corio__ring_mail_cancel(corio__ring *r, corio__mail *m) {
     pthread_mutex_lock(&r->mail_lock);
-    op->mail_next = r->mail;
-    r->mail = op;
+    m->next = r->mail;
+    r->mail = m;
     pthread_mutex_unlock(&r->mail_lock);
     /* seq_cst store, then unpark's exchange and load: pairs with park's
      * store of `sleeping` and load of has_mail (Dekker's pattern): a

@@ -12,7 +12,8 @@
  * (operations are 8-byte aligned) or a constant:
  *   op | TAG_OP       the operation's own completion
  *   op | TAG_TIMEOUT  its linked timeout's completion
- *   op | TAG_CANCEL   the completion of a cancel aimed at it
+ *   op | TAG_CANCEL+i the completion of a cancel aimed at it, sent for
+ *                     its i-th reason (op.h: kill, timer, disarm)
  *   TAG_WAKE          the read of the wake-up eventfd
  * Every one of these an operation expects is counted in its `pending`, and
  * the operation (on its task's stack) is released only when all of them
@@ -33,7 +34,7 @@
 enum {
     CORIO__TAG_OP = 0,
     CORIO__TAG_TIMEOUT = 1,
-    CORIO__TAG_CANCEL = 2,
+    CORIO__TAG_CANCEL = 2, /* 2, 3, 4: one per cancel reason (op.h) */
     CORIO__TAG_MASK = 7,
 };
 #define CORIO__UD_WAKE ((uint64_t)8 | 3) /* not an address: 8-aligned + 3 */
@@ -44,6 +45,16 @@ enum {
 #define CORIO__RING_PASSES 8u
 
 typedef struct corio__op corio__op;
+
+/* One cancel request in a ring's mailbox: cancel the SQE `op | tag` (the
+ * operation itself, or its own timer).  Each lives in its operation
+ * (op.h), one per reason to cancel, so that none is ever in the list
+ * twice. */
+typedef struct corio__mail {
+    corio__op *op;
+    unsigned tag;             /* CORIO__TAG_OP or CORIO__TAG_TIMEOUT */
+    struct corio__mail *next; /* under the ring's mail_lock */
+} corio__mail;
 
 typedef struct corio__ring {
     struct io_uring ring;
@@ -60,9 +71,10 @@ typedef struct corio__ring {
      * sleeping; park stores sleeping, then exchanges permit; seq_cst. */
     _Atomic int permit;
     _Atomic int sleeping;
-    /* Cancels of operations on this ring requested from other workers. */
+    /* Cancels of operations on this ring requested from other workers
+     * (or by the owner itself when its SQ had no room). */
     pthread_mutex_t mail_lock;
-    corio__op *mail;         /* under mail_lock, linked through op->mail_next */
+    corio__mail *mail;       /* under mail_lock, linked through ->next */
     _Atomic int has_mail;    /* a hint, read on every pass (relaxed) */
     char tsan_sync;          /* address for TSan's release/acquire (trap 8) */
 } corio__ring;
@@ -87,7 +99,8 @@ static inline void corio__ring_filled(corio__ring *r, unsigned n) {
     if (r->queued == 0) r->passes = 0;
     r->queued += n;
 }
-/* Hand `op` to the ring's owner for a cancel (from another worker). */
-void corio__ring_mail_cancel(corio__ring *r, corio__op *op);
+/* Hand the cancel `m` to the ring's owner (from another worker, or from
+ * the owner when no SQE is free now): submitted at its next poll. */
+void corio__ring_mail_cancel(corio__ring *r, corio__mail *m);
 
 #endif

@@ -4,12 +4,16 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "corio/io.h"
 #include "io/backend.h"
 #include "io/op.h"
 #include "runtime/block.h"
+#include "runtime/wait.h"
 
 /* The kernel moves at most this much in one read or write (MAX_RW_COUNT);
  * the SQE's length field is 32 bits. */
@@ -40,10 +44,66 @@ static int send_now(const corio__io_req *rq, ssize_t *out) {
     return 0;
 }
 
+/* ---- openat of a FIFO ----------------------------------------------------
+ *
+ * openat(2) of a FIFO without O_NONBLOCK waits for the other end: a
+ * reader for a writer, a writer for a reader.  The kernel's first attempt
+ * at an io_uring openat runs inline with O_NONBLOCK added (measured on
+ * 6.18), so with no peer an O_WRONLY open fails with -ENXIO at once, and
+ * an O_RDONLY one succeeds at once without waiting (a read then sees EOF
+ * before any writer came).  So, when the caller did not ask for
+ * O_NONBLOCK:
+ *   - -ENXIO (O_WRONLY) or -EAGAIN: the open again, blocking, in io-wq;
+ *   - a read end of a FIFO (one fstat, for O_RDONLY opens only): the
+ *     descriptor stays, and a second open of the same FIFO (through
+ *     /proc/self/fd, so a rename of the path cannot change it) waits in
+ *     io-wq for a writer and is closed: a writer waiting for a reader is
+ *     let through by the first, as with open(2).
+ * A blocking open is interrupted, not cancelled, by a timeout or a kill;
+ * op.c turns that into -ETIME or -ECANCELED.  The deadline covers both
+ * opens. */
+
+static int open_blocking(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline) {
+    int64_t left = -1;
+    if (deadline >= 0) {
+        left = deadline - corio__now_ns();
+        if (left < 0) left = 0;
+    }
+    corio__op op;
+    int err;
+    struct io_uring_sqe *sqe = corio__op_begin_blocking(&op, left, &err);
+    if (sqe == NULL) return err;
+    io_uring_prep_openat(sqe, dirfd, path, flags, mode);
+    return corio__op_wait(&op);
+}
+
+static int open_wait_peer(const corio__io_req *rq, int res, int64_t deadline) {
+    if (rq->flags & (O_NONBLOCK | O_PATH)) return res; /* O_PATH opens nothing to wait on */
+    int acc = rq->flags & O_ACCMODE;
+    if ((res == -ENXIO && acc == O_WRONLY) || res == -EAGAIN)
+        return open_blocking(rq->fd, rq->path, rq->flags, rq->mode, deadline);
+    struct stat st;
+    if (res < 0 || acc != O_RDONLY || fstat(res, &st) != 0 || !S_ISFIFO(st.st_mode)) return res;
+    char self[40];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", res);
+    int w = open_blocking(AT_FDCWD, self, O_RDONLY | O_CLOEXEC, 0, deadline);
+    if (w >= 0) {
+        (void)close(w); /* a FIFO's close does not block */
+        return res;
+    }
+    if (w == -ETIME || w == -ECANCELED || w == -EINTR) {
+        (void)close(res);
+        return w;
+    }
+    return res; /* no /proc: the descriptor as the kernel gave it */
+}
+
 static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     (void)p; /* op_begin reads the current ring itself, on every retry */
     ssize_t now;
     if (rq->kind == CORIO__IO_SEND && send_now(rq, &now)) return now;
+    /* Only a FIFO open may need a second submission (above). */
+    int64_t deadline = rq->kind == CORIO__IO_OPENAT ? corio__deadline(timeout_ns) : -1;
     corio__op op;
     int err;
     struct io_uring_sqe *sqe =
@@ -99,6 +159,7 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
         return r == -ETIME ? 0 : r;
     }
     }
+    if (rq->kind == CORIO__IO_OPENAT) return open_wait_peer(rq, corio__op_wait(&op), deadline);
     return corio__op_wait(&op);
 }
 
