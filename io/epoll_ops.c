@@ -36,6 +36,7 @@
 #include "corio/sync.h"
 #include "io/backend.h"
 #include "io/epoll.h"
+#include "io/epoll_fifo.h"
 #include "runtime/block.h"
 
 /* ---- the blocking-call pool --------------------------------------------- */
@@ -288,8 +289,12 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
          * connection: on a non-blocking listener the losers get EAGAIN and
          * wait again; a blocking one is checked for readiness first. */
         return stream_call(rq, deadline, nonblocking(rq->fd));
-    case CORIO__IO_FSYNC:
     case CORIO__IO_OPENAT:
+        /* A FIFO's open that waits for its peer ends at the deadline or a
+         * kill (io/epoll_fifo.c); any other open runs in the pool. */
+        if (corio__epoll_fifo_waits(rq)) return corio__epoll_fifo_open(rq, timeout_ns);
+        return in_pool(rq);
+    case CORIO__IO_FSYNC:
         return in_pool(rq);
     case CORIO__IO_CLOSE:
         return close(rq->fd) < 0 && errno != EINTR ? -errno : 0;
