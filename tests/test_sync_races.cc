@@ -77,7 +77,10 @@ void *cond_waiter(void *arg) {
 }
 
 // Waits for the go, then signals twice and broadcasts: every waiter still
-// waiting is woken, so none may be left behind.
+// waiting is woken, so none may be left behind.  The signals race the
+// kills without the mutex; the broadcast is made holding it, so that a
+// waiter that counted itself in (under the mutex) but had not yet queued
+// on the condition cannot miss it.
 void *cond_signaller(void *arg) {
   CondRound *r = static_cast<CondRound *>(arg);
   for (long i = 0; !r->go.load(std::memory_order_acquire) && i < 100000000; i++) {
@@ -87,7 +90,9 @@ void *cond_signaller(void *arg) {
   corio_cond_signal(r->c);
   corio_cond_signal(r->c);
   corio_task_yield();
+  if (corio_mutex_lock(r->m, -1) != 0) return V(-1);
   corio_cond_broadcast(r->c);
+  corio_mutex_unlock(r->m);
   return nullptr;
 }
 
