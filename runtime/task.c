@@ -27,6 +27,7 @@
 #include "runtime/state.h"
 #include "runtime/sched.h"
 #include "runtime/task.h"
+#include "runtime/block.h"
 
 #define CACHE_MAX 256u
 #define CACHE_BATCH 64u
@@ -276,8 +277,14 @@ int corio_task_unpark(corio_tid tid) {
     /* Under the lock: the id was checked, so the wake reaches this task and
      * not a later one in the same struct. */
     bool queue = corio__state_notify(&t->state, false);
+    /* A plain thread queues it on the injection queue and may wake a
+     * worker: the task may run and end, and the runtime be shut down,
+     * before that is over.  Pinned like any outside waker (block.h); t is
+     * alive here, so the pin is granted. */
+    void *pin = queue ? corio__block_pin(t) : NULL;
     corio__spin_unlock(&t->lock);
     if (queue) corio__schedule(t, true); /* ours to queue (state.h R1) */
+    corio__block_unpin(pin);
     return 0;
 }
 
@@ -289,8 +296,10 @@ int corio_task_unpark(corio_tid tid) {
  * parking on another worker cannot be lost. */
 void corio__task_kill_locked(corio__task *t) {
     bool queue = corio__state_notify(&t->state, true);
+    void *pin = queue ? corio__block_pin(t) : NULL; /* as in unpark */
     corio__spin_unlock(&t->lock);
     if (queue) corio__schedule(t, true);
+    corio__block_unpin(pin);
 }
 
 int corio_task_kill(corio_tid tid) {
