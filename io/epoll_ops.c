@@ -250,6 +250,9 @@ static ssize_t do_connect(const corio__io_req *rq, int64_t deadline) {
  * queue ahead of those that overflowed it). */
 static ssize_t do_poll(void *p, const corio__io_req *rq, int64_t deadline) {
     unsigned events = (unsigned)rq->flags;
+    /* corio__epoll_wait takes a negative descriptor for "no descriptor,
+     * only the deadline": a caller's bad one must not become a sleep. */
+    if (rq->fd < 0) return -EBADF;
     int r = corio__epoll_wait(p, rq->fd, events, deadline);
     if (r != -EPERM) return r;
     /* epoll refuses regular files: they are always ready (as poll(2) says). */

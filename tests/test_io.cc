@@ -129,6 +129,23 @@ TEST_F(Io, RuntimeWithoutIoRefusesCalls) {
   EXPECT_EQ(-EINVAL, corio_rt_create(&rt, &o));
 }
 
+TEST_F(Io, ANegativeDescriptorIsEBADFNotASleep) {
+  Rt rt(1);
+  ASSERT_EQ(0, rt.rc());
+  // Without a timeout a poll of -1 used to sleep for ever on epoll.
+  void *r = run(rt, [&]() -> void * {
+    for (int fd : {-1, -5}) {
+      if (corio_poll(fd, POLLIN, CORIO_FOREVER) != -EBADF) return V(1);
+      if (corio_poll(fd, POLLIN, CORIO_MS(1)) != -EBADF) return V(2);
+      char c;
+      if (corio_recv(fd, &c, 1, 0, CORIO_FOREVER) != -EBADF) return V(3);
+      if (corio_read(fd, &c, 1, CORIO_FOREVER) != -EBADF) return V(4);
+    }
+    return V(0);
+  });
+  EXPECT_EQ(0, I(r));
+}
+
 TEST_F(Io, TimeoutsGiveETime) {
   Rt rt(2);
   ASSERT_EQ(0, rt.rc());

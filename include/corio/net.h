@@ -59,7 +59,7 @@ CORIO_API int corio_addr_resolve(const char *addr, corio_sockaddr *out, size_t m
 
 /** Format `sa` in the notation above into buf (NUL terminated): 0,
  *  -ENOSPC when it does not fit, -EAFNOSUPPORT for another family,
- *  -EINVAL (NULL, or salen too short).  An unnamed Unix socket is
+ *  -EINVAL (NULL, len 0, or salen too short).  An unnamed Unix socket is
  *  "unix:".  Any thread. */
 CORIO_API int corio_addr_format(const struct sockaddr *sa, socklen_t salen, char *buf, size_t len);
 
