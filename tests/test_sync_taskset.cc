@@ -188,4 +188,24 @@ TEST_F(TaskSet, TheLastChildWakesEveryJoinerAndLetsThemFreeTheSet) {
   }
 }
 
+// A runtime shut down while its set still has children: the shutdown's
+// kill ends them (those that never ran too), the set learns of every end,
+// and it can be joined and freed afterwards.
+TEST_F(TaskSet, ShutdownEndsTheChildrenAndLeavesTheSetEmpty) {
+  corio_taskset *s;
+  Counts c;
+  {
+    Rt rt(2);
+    ASSERT_EQ(0, rt.rc());
+    ASSERT_EQ(0, corio_taskset_create(&s, rt));
+    for (int i = 0; i < 40; i++) ASSERT_EQ(0, corio_taskset_spawn(s, nullptr, sleeper_child, &c));
+    ASSERT_TRUE(eventually([&] { return c.ran.load() >= 10; }));
+    EXPECT_EQ(0, rt.shutdown());
+  }
+  EXPECT_EQ(0u, corio_taskset_len(s));
+  EXPECT_EQ(0, corio_taskset_join(s, 0));
+  EXPECT_EQ(c.ran.load(), c.cancelled.load());  // every one that ran was killed in its sleep
+  EXPECT_EQ(0, corio_taskset_destroy(s));
+}
+
 }  // namespace
