@@ -291,18 +291,15 @@ int corio_addr_format(const struct sockaddr *sa, socklen_t salen, char *buf, siz
     return n < 0 || (size_t)n >= len ? -ENOSPC : 0;
 }
 
-int corio_sock_name(int fd, char *buf, size_t len) {
+/* A socket's own or peer address (getsockname / getpeername), formatted. */
+static int name_of(int fd, int (*get)(int, struct sockaddr *, socklen_t *), char *buf, size_t len) {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (buf == NULL || len == 0) return -EINVAL;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) return -errno;
+    if (get(fd, (struct sockaddr *)&ss, &sl) < 0) return -errno;
     return corio_addr_format((struct sockaddr *)&ss, sl, buf, len);
 }
 
-int corio_peer_name(int fd, char *buf, size_t len) {
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (buf == NULL || len == 0) return -EINVAL;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) return -errno;
-    return corio_addr_format((struct sockaddr *)&ss, sl, buf, len);
-}
+int corio_sock_name(int fd, char *buf, size_t len) { return name_of(fd, getsockname, buf, len); }
+
+int corio_peer_name(int fd, char *buf, size_t len) { return name_of(fd, getpeername, buf, len); }
