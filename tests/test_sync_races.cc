@@ -251,12 +251,30 @@ void *chan_first_free_destroys(void *arg) {
   return V(res);
 }
 
-// A close that wakes 64 receivers touches nothing of the channel after its
-// last wake: the first of them to return frees it (an ASan build reported a
-// use after free: the closer took the channel's lock again after a full
-// batch).
+// On one worker a receiver runs from its count to its park in recv without
+// a switch, so a task of that worker that sees every receiver counted
+// knows that each one waits in the channel's queue: only then is the
+// close made (a receiver still on its way into recv when another one
+// freed the channel would use it after the free).
+struct AllQueued {
+  ChanRound *r;
+  int n;
+  std::atomic<bool> seen{false};
+};
+
+void *see_all_queued(void *arg) {
+  AllQueued *q = static_cast<AllQueued *>(arg);
+  for (long i = 0; q->r->arrived.load() < q->n && i < 100000000; i++) corio_task_yield();
+  q->seen = q->r->arrived.load() == q->n;
+  return nullptr;
+}
+
+// A close (from a plain thread) that wakes 64 receivers touches nothing of
+// the channel after its last wake: the first of them to return frees it
+// (an ASan build reported a use after free: the closer took the channel's
+// lock again after a full batch).
 TEST_F(SyncRace, CloseWakesAFullBatchAndAReceiverFreesTheChannelAtOnce) {
-  Rt rt(2);
+  Rt rt(1);
   ASSERT_EQ(0, rt.rc());
   const long rounds = rounds_of(300, 40);
   RoundWatchdog wd(kRoundLimit);
@@ -267,9 +285,12 @@ TEST_F(SyncRace, CloseWakesAFullBatchAndAReceiverFreesTheChannelAtOnce) {
     const int n = kBatchWaiters + static_cast<int>(i % 2);  // 64, then 65
     std::vector<corio_tid> tids(n);
     for (int k = 0; k < n; k++) ASSERT_EQ(0, corio_rt_spawn(rt, &tids[k], chan_first_free_destroys, &r));
-    wd.waiting_for("the receivers to start");
-    ASSERT_TRUE(eventually([&] { return r.arrived.load() == n; }));
-    std::this_thread::sleep_for(std::chrono::microseconds(300));  // most of them queued
+    AllQueued q{&r, n};
+    corio_tid marker;
+    ASSERT_EQ(0, corio_rt_spawn(rt, &marker, see_all_queued, &q));
+    wd.waiting_for("the receivers to queue");
+    ASSERT_EQ(0, join_or_error(rt, marker));
+    ASSERT_TRUE(q.seen.load());
     wd.waiting_for("the close");
     ASSERT_EQ(0, corio_chan_close(r.ch));
     for (int k = 0; k < n; k++) {
