@@ -460,7 +460,9 @@ TEST_F(SyncRace, DestroyWaitsForATimedOutWaiterToLeave) {
     ASSERT_EQ(0, corio_rt_spawn(rt, &w, timed_waiter, &in));
     ASSERT_EQ(0, corio_rt_spawn(rt, &h, hog, &in));
     ASSERT_TRUE(eventually([&] { return in.hog_running.load(); }));  // the waiter is queued
-    std::this_thread::sleep_for(milliseconds(80));  // its timeout passed; it cannot run
+    // Its 20 ms timeout passes (the timer thread decides the wait); it
+    // cannot run.  Long against the timer thread being late under load.
+    std::this_thread::sleep_for(milliseconds(kSanitized ? 1000 : 300));
     // The peer's operation finds no undecided waiter.
     int one = 1;
     if (kind == 0) {
