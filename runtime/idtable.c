@@ -51,21 +51,6 @@ static _Atomic(corio__task *) chunks[MAX_CHUNKS];
 static unsigned nchunks;              /* under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static corio__task *free_list;        /* under lock */
-static unsigned refs;                 /* runtimes alive; under lock */
-
-int corio__idtable_ref(void) {
-    pthread_mutex_lock(&lock);
-    refs++;
-    pthread_mutex_unlock(&lock);
-    return 0;
-}
-
-void corio__idtable_unref(void) {
-    pthread_mutex_lock(&lock);
-    refs--; /* the table stays (see the top of this file) */
-    pthread_mutex_unlock(&lock);
-}
-
 static int grow_locked(void) {
     if (nchunks == MAX_CHUNKS) return -ENOMEM;
     corio__task *c = calloc(CHUNK, sizeof *c);

@@ -133,7 +133,6 @@ int corio__rt_create_ops(corio_rt **out, const corio_rt_opts *opts,
         }
     }
     corio__asym_init(); /* before any worker runs: see asym.h */
-    corio__idtable_ref();
     unsigned started = 0;
     int err = 0;
     for (; started < n; started++) {
@@ -155,7 +154,6 @@ int corio__rt_create_ops(corio_rt **out, const corio_rt_opts *opts,
         for (unsigned i = 0; i < started; i++) pthread_join(rt->workers[i].thread, NULL);
         destroy_parkers(rt);
         free_rt(rt);
-        corio__idtable_unref();
         return err;
     }
     *out = rt;
@@ -290,6 +288,5 @@ int corio_rt_shutdown(corio_rt *rt) {
     for (unsigned i = 0; i < rt->nworkers; i++) pthread_join(rt->workers[i].thread, NULL);
     destroy_parkers(rt);
     free_rt(rt);
-    corio__idtable_unref();
     return 0;
 }

@@ -87,9 +87,6 @@ static inline corio_tid corio__task_tid(const corio__task *t) {
 
 /* ---- id table (idtable.c): process-wide, type-stable task memory ---- */
 
-/* Register / unregister a runtime: the table lives while any does. */
-int corio__idtable_ref(void);
-void corio__idtable_unref(void);
 /* A free task struct (fields zeroed except index/gen/lock), or NULL. */
 corio__task *corio__task_alloc(void);
 /* End the id: bumps the generation so the old id goes stale and marks the
