@@ -62,7 +62,7 @@ typedef struct corio__io_backend {
     const corio__parker_ops *parker;   /* what the workers sleep in */
     /* Carry out `rq` for the calling task (a task of a runtime on this
      * backend, on a worker whose parker is `p`); the result as io.h says
-     * (-ETIME when `timeout_ns` >= 0 passed, -ECANCELED on a kill). */
+     * (-ETIMEDOUT when `timeout_ns` >= 0 passed, -ECANCELED on a kill). */
     ssize_t (*run)(void *p, const corio__io_req *rq, int64_t timeout_ns);
 } corio__io_backend;
 

@@ -154,7 +154,7 @@ static void fire_timers(corio__epoll *ep, int *woken) {
     int64_t now = corio__io_now();
     while ((n = corio__theap_top(&ep->timers)) != NULL && n->deadline <= now) {
         corio__ewait *w = (corio__ewait *)(void *)((char *)n - offsetof(corio__ewait, timer));
-        if (complete(ep, w, -ETIME)) ++*woken;
+        if (complete(ep, w, -ETIMEDOUT)) ++*woken;
     }
 }
 

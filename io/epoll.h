@@ -66,7 +66,7 @@ struct corio__ewait {
     unsigned events;         /* what it waits for (EPOLLIN, EPOLLOUT, ...) */
     bool completed;          /* owner only */
     bool cancel_asked;       /* task only */
-    int res;                 /* its ready events, -ETIME, -ECANCELED (owner writes) */
+    int res;                 /* its ready events, -ETIMEDOUT, -ECANCELED (owner writes) */
     _Atomic unsigned pending;
     _Atomic int done;
     corio__ewait *mail_next;
@@ -77,7 +77,7 @@ extern const corio__parker_ops corio__epoll_parker;
 /* Wait on `ep` (the calling task's worker's) until `fd` has one of
  * `events` (fd < 0: no descriptor, only the deadline), the CLOCK_MONOTONIC
  * `deadline` passes (-1: none) or the task is killed.  The ready events,
- * -ETIME, -ECANCELED, or the errno of the registration (-EPERM: a
+ * -ETIMEDOUT, -ECANCELED, or the errno of the registration (-EPERM: a
  * descriptor epoll cannot wait on, such as a regular file).  The ready
  * events are those of `events` that were reported, plus EPOLLERR and
  * EPOLLHUP (POLLNVAL when the number was closed under the wait). */

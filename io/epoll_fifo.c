@@ -10,7 +10,7 @@
  * the blocked open itself: it opens the FIFO's other end without waiting
  * (a reader always can; a writer can once the blocked reader is there),
  * which completes the open; then it joins the helper, closes both
- * descriptors and returns -ETIME or -ECANCELED.  An open that succeeded
+ * descriptors and returns -ETIMEDOUT or -ECANCELED.  An open that succeeded
  * at that very moment is closed too: the call reports its deadline. */
 #define _GNU_SOURCE 1
 #include <errno.h>
@@ -87,5 +87,5 @@ ssize_t corio__epoll_fifo_open(const corio__io_req *rq, int64_t timeout_ns) {
     corio_sem_destroy(f.done);
     if (w == 0) return f.fd;
     if (f.fd >= 0) close(f.fd);
-    return w == -ETIMEDOUT ? -ETIME : w;
+    return w;
 }

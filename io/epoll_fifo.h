@@ -13,7 +13,7 @@
  * read-only or write-only, and the path is a FIFO now)? */
 bool corio__epoll_fifo_waits(const corio__io_req *rq);
 
-/* That open, from a task: the descriptor, -ETIME when timeout_ns (>= 0)
+/* That open, from a task: the descriptor, -ETIMEDOUT when timeout_ns (>= 0)
  * passed first, -ECANCELED when the task was killed, or the open's
  * error. */
 ssize_t corio__epoll_fifo_open(const corio__io_req *rq, int64_t timeout_ns);

@@ -220,7 +220,7 @@ static ssize_t do_connect(const corio__io_req *rq, int64_t deadline) {
             void *p = NULL;
             (void)corio__io_current(&p);
             int r = corio__epoll_wait(p, -1, 0, deadline >= 0 && deadline < d ? deadline : d);
-            if (r == -ETIME && (deadline < 0 || corio__io_now() < deadline)) continue;
+            if (r == -ETIMEDOUT && (deadline < 0 || corio__io_now() < deadline)) continue;
             res = r;
             break;
         }
@@ -309,7 +309,7 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
         return do_poll(p, rq, deadline);
     case CORIO__IO_SLEEP: {
         int r = corio__epoll_wait(p, -1, 0, deadline_in(rq->ns));
-        return r == -ETIME ? 0 : r;
+        return r == -ETIMEDOUT ? 0 : r;
     }
     }
     return -EINVAL;

@@ -100,7 +100,7 @@ int corio_dial(const char *addr, int64_t timeout_ns) {
             if (left < 0) left = 0;
         }
         r = dial_one(&found[i], left);
-        if (r >= 0 || r == -ETIME || r == -ECANCELED) return r;
+        if (r >= 0 || r == -ETIMEDOUT || r == -ECANCELED) return r;
     }
     return r;
 }

@@ -150,7 +150,7 @@ int corio__op_wait(corio__op *op) {
     int res = op->res;
     if (interrupted(res)) {
         if (op->cancel_asked) return -ECANCELED;
-        if (op->timed_out) return -ETIME;
+        if (op->timed_out) return -ETIMEDOUT;
         if (res <= -512) return -EINTR; /* never the kernel's internal codes */
     }
     return res;

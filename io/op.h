@@ -26,7 +26,7 @@
  * internal -ERESTARTSYS family, which must never reach a caller).  So a
  * result that says "interrupted" (-ECANCELED, -EINTR, -ERESTART*) becomes
  * -ECANCELED when the task asked for a cancel (a kill, a shutdown) and
- * -ETIME when the timeout fired.  Any other result stands, success above
+ * -ETIMEDOUT when the timeout fired.  Any other result stands, success above
  * all: an operation that completed while its timeout or kill raced it did
  * happen (bytes moved, a descriptor exists), and the caller must see it.
  *
@@ -111,7 +111,7 @@ struct io_uring_sqe *corio__op_begin_unkillable(corio__op *op, int *err);
  * goes to io-wq at once (IOSQE_ASYNC), and its timeout is an own timer. */
 struct io_uring_sqe *corio__op_begin_blocking(corio__op *op, int64_t timeout_ns, int *err);
 /* Submit (in the worker's next batch) and wait for every completion; the
- * result, or -ETIME when the timeout fired, -ECANCELED when the task was
+ * result, or -ETIMEDOUT when the timeout fired, -ECANCELED when the task was
  * killed, and the operation was interrupted by either (see above). */
 int corio__op_wait(corio__op *op);
 /* The reaper's side: a completion for op with this tag.  True when it was

@@ -60,7 +60,7 @@ static int send_now(const corio__io_req *rq, ssize_t *out) {
  *     io-wq for a writer and is closed: a writer waiting for a reader is
  *     let through by the first, as with open(2).
  * A blocking open is interrupted, not cancelled, by a timeout or a kill;
- * op.c turns that into -ETIME or -ECANCELED.  The deadline covers both
+ * op.c turns that into -ETIMEDOUT or -ECANCELED.  The deadline covers both
  * opens. */
 
 static int open_blocking(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline) {
@@ -91,7 +91,7 @@ static int open_wait_peer(const corio__io_req *rq, int res, int64_t deadline) {
         (void)close(w); /* a FIFO's close does not block */
         return res;
     }
-    if (w == -ETIME || w == -ECANCELED || w == -EINTR) {
+    if (w == -ETIMEDOUT || w == -ECANCELED || w == -EINTR) {
         (void)close(res);
         return w;
     }
@@ -156,7 +156,7 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
         op.ts.tv_nsec = rq->ns % 1000000000;
         io_uring_prep_timeout(sqe, &op.ts, 0, 0);
         int r = corio__op_wait(&op);
-        return r == -ETIME ? 0 : r;
+        return r == -ETIME ? 0 : r; /* the timer's own CQE: it expired */
     }
     }
     if (rq->kind == CORIO__IO_OPENAT) return open_wait_peer(rq, corio__op_wait(&op), deadline);

@@ -130,7 +130,7 @@ static int recv_into(int fd, struct corio_frame_decoder *d, int64_t deadline) {
 static size_t len_after(const struct corio_frame_decoder *d, int r) {
     if (r == CORIO_FRAME_GOT) return d->len;
     /* Interrupted: how much of the frame the stream has lost. */
-    if (r == -ETIME || r == -ECANCELED) return corio_frame_decoder_pending(d);
+    if (r == -ETIMEDOUT || r == -ECANCELED) return corio_frame_decoder_pending(d);
     return 0;
 }
 
@@ -143,7 +143,7 @@ int corio_frame_recv(int fd, void *buf, size_t cap, size_t *len, int64_t timeout
     corio__frame_decoder_init(&d, cap < CORIO_FRAME_MAX_LIMIT ? cap : CORIO_FRAME_MAX_LIMIT,
                               buf != NULL ? buf : &none);
     int r = recv_into(fd, &d, deadline_of(timeout_ns));
-    if (r == CORIO_FRAME_GOT || r == CORIO_FRAME_EOF || r == -ETIME || r == -ECANCELED)
+    if (r == CORIO_FRAME_GOT || r == CORIO_FRAME_EOF || r == -ETIMEDOUT || r == -ECANCELED)
         *len = len_after(&d, r);
     return r;
 }
@@ -154,7 +154,7 @@ int corio_frame_recv_alloc(int fd, void **buf, size_t *len, size_t max, int64_t 
     struct corio_frame_decoder d;
     corio__frame_decoder_init(&d, max == 0 ? CORIO_FRAME_MAX_DEFAULT : max, NULL);
     int r = recv_into(fd, &d, deadline_of(timeout_ns));
-    if (r == CORIO_FRAME_GOT || r == CORIO_FRAME_EOF || r == -ETIME || r == -ECANCELED)
+    if (r == CORIO_FRAME_GOT || r == CORIO_FRAME_EOF || r == -ETIMEDOUT || r == -ECANCELED)
         *len = len_after(&d, r);
     if (r == CORIO_FRAME_GOT) {
         *buf = corio__frame_decoder_take(&d);

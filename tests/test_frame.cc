@@ -519,18 +519,18 @@ TEST_F(FrameIo, TimeoutsSayWhetherTheStreamIsStillInStep) {
   void *r = run(rt, [&]() -> void * {
     unsigned char buf[64];
     size_t len = 99;
-    // Nothing came: -ETIME with nothing taken; the next call works.
-    if (corio_frame_recv(sv[0], buf, sizeof buf, &len, CORIO_MS(20)) != -ETIME || len != 0)
+    // Nothing came: -ETIMEDOUT with nothing taken; the next call works.
+    if (corio_frame_recv(sv[0], buf, sizeof buf, &len, CORIO_MS(20)) != -ETIMEDOUT || len != 0)
       return V(1);
     if (corio_frame_send(sv[1], "hi", 2, CORIO_MS(5000)) != 0) return V(2);
     if (corio_frame_recv(sv[0], buf, sizeof buf, &len, CORIO_MS(5000)) != CORIO_FRAME_GOT ||
         len != 2 || memcmp(buf, "hi", 2) != 0)
       return V(3);
-    // Only the header came: -ETIME with 16 bytes lost.
+    // Only the header came: -ETIMEDOUT with 16 bytes lost.
     Bytes f = frame(payload(10));
     if (write(sv[1], f.data(), H) != static_cast<ssize_t>(H)) return V(4);
     void *p = nullptr;
-    if (corio_frame_recv_alloc(sv[0], &p, &len, 0, CORIO_MS(20)) != -ETIME || len != H ||
+    if (corio_frame_recv_alloc(sv[0], &p, &len, 0, CORIO_MS(20)) != -ETIMEDOUT || len != H ||
         p != nullptr)
       return V(5);
     return V(0);

@@ -154,16 +154,16 @@ TEST_F(Io, TimeoutsGiveETime) {
   void *r = run(rt, [&]() -> void * {
     char buf[8];
     auto t0 = Clock::now();
-    EXPECT_EQ(-ETIME, corio_recv(sv[0], buf, sizeof buf, 0, CORIO_MS(30)));
+    EXPECT_EQ(-ETIMEDOUT, corio_recv(sv[0], buf, sizeof buf, 0, CORIO_MS(30)));
     EXPECT_GE(ms_since(t0), 29);
     t0 = Clock::now();
-    EXPECT_EQ(-ETIME, corio_poll(sv[0], POLLIN, CORIO_MS(20)));
+    EXPECT_EQ(-ETIMEDOUT, corio_poll(sv[0], POLLIN, CORIO_MS(20)));
     EXPECT_GE(ms_since(t0), 19);
     // Data there: the timeout does not fire and the result is the call's.
     EXPECT_EQ(3, write(sv[1], "abc", 3));
     EXPECT_EQ(POLLIN, corio_poll(sv[0], POLLIN, CORIO_MS(5000)) & POLLIN);
     EXPECT_EQ(3, corio_recv(sv[0], buf, sizeof buf, 0, CORIO_MS(5000)));
-    EXPECT_EQ(-ETIME, corio_recv_all(sv[0], buf, 4, 0, CORIO_MS(10), nullptr));
+    EXPECT_EQ(-ETIMEDOUT, corio_recv_all(sv[0], buf, 4, 0, CORIO_MS(10), nullptr));
     return V(0);
   });
   EXPECT_EQ(0, I(r));

@@ -1,7 +1,7 @@
 // tests/test_io_interrupt.cc - calls the kernel runs blocking (a connect to
 // a listener whose backlog is full, the open of a FIFO that waits for its
 // peer) ended by a timeout, a kill or a shutdown: the call says why it
-// ended (-ETIME, -ECANCELED), never the kernel's "interrupted"; and calls
+// ended (-ETIMEDOUT, -ECANCELED), never the kernel's "interrupted"; and calls
 // with the largest timeouts, which mean "no deadline" in effect.
 #include <fcntl.h>
 #include <poll.h>
@@ -76,7 +76,7 @@ TEST_F(IoInterrupt, ConnectToAFullBacklogTimesOut) {
   for (int round = 0; round < 3; round++) {
     auto t0 = Clock::now();
     void *r = run(rt, [&]() -> void * { return V(l.connect_from_task(CORIO_MS(50))); });
-    EXPECT_EQ(-ETIME, I(r)) << "round " << round << ": " << strerror(static_cast<int>(-I(r)));
+    EXPECT_EQ(-ETIMEDOUT, I(r)) << "round " << round << ": " << strerror(static_cast<int>(-I(r)));
     EXPECT_LT(Clock::now() - t0, kBounded);
   }
   // A caller that retries on EINTR until its deadline ends at the deadline.
@@ -90,13 +90,13 @@ TEST_F(IoInterrupt, ConnectToAFullBacklogTimesOut) {
     } while (res == -EINTR && Clock::now() - t0 < kBounded);
     return V(res);
   });
-  EXPECT_EQ(-ETIME, I(r));
+  EXPECT_EQ(-ETIMEDOUT, I(r));
   EXPECT_LT(Clock::now() - t0, kBounded);
 }
 
 // Timeouts so short that they may fire before the kernel has handed the
 // connect to the io-wq worker in which it blocks: every call still ends,
-// with -ETIME.
+// with -ETIMEDOUT.
 TEST_F(IoInterrupt, ConnectWithATinyTimeoutEnds) {
   FullListener l;
   ASSERT_TRUE(l.full);
@@ -119,7 +119,7 @@ TEST_F(IoInterrupt, ConnectWithATinyTimeoutEnds) {
       }
       intptr_t r = join(rt, t);
       if (!done) return;  // the backlog is no longer full
-      EXPECT_EQ(-ETIME, r) << "timeout " << ns << " ns, round " << round;
+      EXPECT_EQ(-ETIMEDOUT, r) << "timeout " << ns << " ns, round " << round;
     }
   }
 }
@@ -307,7 +307,7 @@ TEST_F(IoInterrupt, FifoOpenWithoutPeerTimesOut) {
         std::this_thread::sleep_for(milliseconds(1));
       }
     }
-    EXPECT_EQ(-ETIME, join(rt, t)) << (mode == O_RDONLY ? "O_RDONLY" : "O_WRONLY");
+    EXPECT_EQ(-ETIMEDOUT, join(rt, t)) << (mode == O_RDONLY ? "O_RDONLY" : "O_WRONLY");
     if (pfd >= 0) close(pfd);
   }
 }

@@ -143,7 +143,7 @@ CORIO_API int corio_frame_decoder_reset(corio_frame_decoder *d);
  *  covers the whole frame.  Returns 0 once the whole frame is written.
  *  Errors: -EINVAL (buf NULL with len > 0), -EMSGSIZE (len >
  *  CORIO_FRAME_MAX_LIMIT: nothing sent), -EPIPE (the reader is gone), and
- *  those of corio/io.h (-EPERM from a plain thread, -ETIME, -ECANCELED,
+ *  those of corio/io.h (-EPERM from a plain thread, -ETIMEDOUT, -ECANCELED,
  *  ...).  After an error part of the frame may have been written; the
  *  stream is then out of step and should be closed. */
 CORIO_API int corio_frame_send(int fd, const void *buf, size_t len, int64_t timeout_ns);
@@ -157,7 +157,7 @@ CORIO_API int corio_frame_send(int fd, const void *buf, size_t len, int64_t time
  *  the first byte of a frame (*len = 0).
  *  Errors: -EINVAL (len NULL, buf NULL with cap > 0), -EMSGSIZE (the
  *  header announces more than cap: the payload is left unread), -EBADMSG,
- *  -EPIPE (truncated), and those of corio/io.h.  On -ETIME
+ *  -EPIPE (truncated), and those of corio/io.h.  On -ETIMEDOUT
  *  and -ECANCELED *len is set to the bytes of this frame already taken
  *  from the stream: 0 means the stream is still in step and the call may
  *  be repeated.  After any other error the stream is out of step. */

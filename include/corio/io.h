@@ -16,7 +16,7 @@
  *               operation was cancelled; a call that had already completed
  *               when the kill came returns its result, and the next call
  *               returns -ECANCELED at once);
- *   -ETIME      the timeout passed (`timeout_ns` >= 0; CORIO_FOREVER, a
+ *   -ETIMEDOUT  the timeout passed (`timeout_ns` >= 0; CORIO_FOREVER, a
  *               negative value, means none).  The operation was cancelled:
  *               a read or a write may still have moved part of the data
  *               (as a socket timeout does).

@@ -83,7 +83,7 @@ CORIO_API int corio_listen(const char *addr, int backlog, unsigned flags);
  *  (it suspends).  A name's addresses are tried in turn, in the
  *  resolver's order, until one connects; the timeout is for the whole
  *  dial, and a timeout or a kill ends it.  The descriptor, or the error
- *  of the last attempt (-ECONNREFUSED, -ENETUNREACH, ...), -ETIME,
+ *  of the last attempt (-ECONNREFUSED, -ENETUNREACH, ...), -ETIMEDOUT,
  *  -ECANCELED, the errors of corio_addr_resolve and of corio/io.h. */
 CORIO_API int corio_dial(const char *addr, int64_t timeout_ns);
 /** The local / peer address of a socket in the notation above, in buf
