@@ -13,6 +13,7 @@
 #ifndef CORIO_IO_BACKEND_H
 #define CORIO_IO_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@ typedef enum corio__io_kind {
     CORIO__IO_CLOSE,
     CORIO__IO_RECV,     /* buf/len, flags */
     CORIO__IO_SEND,     /* buf/len, flags (MSG_NOSIGNAL already added) */
+    CORIO__IO_SENDMSG,  /* iov/iovcnt, flags (MSG_NOSIGNAL already added) */
     CORIO__IO_ACCEPT,   /* addr/addrlen, flags (SOCK_CLOEXEC already added) */
     CORIO__IO_CONNECT,  /* caddr/caddrlen */
     CORIO__IO_SHUTDOWN, /* flags: how */
@@ -73,6 +75,11 @@ extern const corio__io_backend corio__epoll_backend;
  * *p, or NULL (a plain thread: *p = NULL; a runtime without I/O: *p set).
  * Read it again after every suspension (DESIGN trap 1). */
 const corio__io_backend *corio__io_current(void **p);
+
+/* corio_writev_all for a descriptor known to be a socket (sendmsg) or
+ * known not to be one (writev): no probing call (io/ops.c). */
+ssize_t corio__writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ns,
+                          size_t *sent, bool sock);
 
 /* Nanoseconds of CLOCK_MONOTONIC (the clock of every deadline here). */
 int64_t corio__io_now(void);

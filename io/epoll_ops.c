@@ -150,6 +150,10 @@ static ssize_t try_call(const corio__io_req *rq, bool *sock) {
         return neg(recv(rq->fd, rq->buf, rq->len, rq->flags | MSG_DONTWAIT));
     case CORIO__IO_SEND:
         return neg(send(rq->fd, rq->buf, rq->len, rq->flags | MSG_DONTWAIT));
+    case CORIO__IO_SENDMSG: {
+        struct msghdr m = {.msg_iov = (struct iovec *)rq->iov, .msg_iovlen = (size_t)rq->iovcnt};
+        return neg(sendmsg(rq->fd, &m, rq->flags | MSG_DONTWAIT));
+    }
     case CORIO__IO_ACCEPT:
         return neg(accept4(rq->fd, rq->addr, rq->addrlen, rq->flags));
     case CORIO__IO_READ:
@@ -191,7 +195,8 @@ static ssize_t stream_call(const corio__io_req *rq, int64_t deadline, bool sock)
             }
         }
         ssize_t n = try_call(rq, &sock);
-        if (n == -ENOTSOCK && !sock && rq->kind != CORIO__IO_RECV && rq->kind != CORIO__IO_SEND) {
+        if (n == -ENOTSOCK && !sock && rq->kind != CORIO__IO_RECV && rq->kind != CORIO__IO_SEND &&
+            rq->kind != CORIO__IO_SENDMSG) {
             if (is_file(rq->fd)) return in_pool(rq);
             continue; /* a pipe, a terminal...: readiness first */
         }
@@ -286,6 +291,7 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
         return stream_call(rq, deadline, true);
     case CORIO__IO_RECV:
     case CORIO__IO_SEND:
+    case CORIO__IO_SENDMSG:
         return stream_call(rq, deadline, true);
     case CORIO__IO_ACCEPT:
         /* Several tasks may accept on one listener and all wake on one

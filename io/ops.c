@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -92,6 +93,13 @@ ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeo
     return run(&rq, timeout_ns);
 }
 
+ssize_t corio_sendv(int fd, const struct iovec *iov, int iovcnt, int flags, int64_t timeout_ns) {
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iov == NULL && iovcnt > 0)) return -EINVAL;
+    corio__io_req rq = {.kind = CORIO__IO_SENDMSG, .fd = fd, .iov = iov, .iovcnt = iovcnt,
+                        .flags = flags | MSG_NOSIGNAL};
+    return run(&rq, timeout_ns);
+}
+
 /* A loop of calls (send_all, recv_all) keeps one deadline for all of
  * them: corio__deadline saturates, so a timeout too large for the clock
  * (INT64_MAX) is no deadline (-1), as it would never come; now + timeout
@@ -171,4 +179,54 @@ int corio_sleep_ns(int64_t ns) {
 int corio_sleep_ms(int64_t ms) {
     if (ms < 0 || ms > INT64_MAX / 1000000) return -EINVAL;
     return corio_sleep_ns(ms * 1000000);
+}
+
+/* Drop `n` written bytes from the front of iov[*first .. cnt). */
+static void iov_advance(struct iovec *iov, int cnt, int *first, size_t n) {
+    while (*first < cnt && n >= iov[*first].iov_len) {
+        n -= iov[*first].iov_len;
+        iov[*first].iov_len = 0;
+        ++*first;
+    }
+    if (n > 0) { /* inside iov[*first], which exists: n < its length */
+        iov[*first].iov_base = (char *)iov[*first].iov_base + n;
+        iov[*first].iov_len -= n;
+    }
+}
+
+ssize_t corio_writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ns,
+                         size_t *sent) {
+    /* A socket until the first call says otherwise (-ENOTSOCK). */
+    return corio__writev_all(fd, iov, iovcnt, timeout_ns, sent, true);
+}
+
+ssize_t corio__writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ns,
+                          size_t *sent, bool sock) {
+    if (sent != NULL) *sent = 0;
+    if (iovcnt < 0 || iovcnt > IOV_MAX || (iov == NULL && iovcnt > 0)) return -EINVAL;
+    int64_t deadline = corio__deadline(timeout_ns);
+    size_t done = 0;
+    ssize_t r = 0;
+    int first = 0;
+    iov_advance(iov, iovcnt, &first, 0); /* skip leading empty buffers */
+    while (first < iovcnt) {
+        if (sock) {
+            r = corio_sendv(fd, iov + first, iovcnt - first, 0, left(deadline));
+            if (r == -ENOTSOCK) {
+                sock = false;
+                continue;
+            }
+        } else {
+            r = corio_writev(fd, iov + first, iovcnt - first, -1, left(deadline));
+        }
+        if (r < 0) break;
+        if (r == 0) { /* no progress: the descriptor takes no more */
+            r = -EPIPE;
+            break;
+        }
+        done += (size_t)r;
+        iov_advance(iov, iovcnt, &first, (size_t)r);
+    }
+    if (sent != NULL) *sent = done;
+    return r < 0 ? r : (ssize_t)done;
 }

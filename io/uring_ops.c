@@ -31,7 +31,13 @@ static uint64_t file_off(int64_t off) { return off < 0 ? (uint64_t)-1 : (uint64_
  * than the socket's own take the ring path.  1: done, *out set. */
 static int send_now(const corio__io_req *rq, ssize_t *out) {
     if (corio__block_killed(corio__block_self())) return 0;
-    ssize_t n = send(rq->fd, rq->buf, rq->len, rq->flags | MSG_DONTWAIT);
+    ssize_t n;
+    if (rq->kind == CORIO__IO_SENDMSG) {
+        struct msghdr m = {.msg_iov = (struct iovec *)rq->iov, .msg_iovlen = (size_t)rq->iovcnt};
+        n = sendmsg(rq->fd, &m, rq->flags | MSG_DONTWAIT);
+    } else {
+        n = send(rq->fd, rq->buf, rq->len, rq->flags | MSG_DONTWAIT);
+    }
     if (n >= 0) {
         (void)corio__block_spend(); /* a kill during its yield: seen by the next call */
         *out = n;
@@ -101,7 +107,11 @@ static int open_wait_peer(const corio__io_req *rq, int res, int64_t deadline) {
 static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     (void)p; /* op_begin reads the current ring itself, on every retry */
     ssize_t now;
-    if (rq->kind == CORIO__IO_SEND && send_now(rq, &now)) return now;
+    if ((rq->kind == CORIO__IO_SEND || rq->kind == CORIO__IO_SENDMSG) && send_now(rq, &now))
+        return now;
+    /* The message header of a SENDMSG: read by the kernel until the
+     * operation completes, which is before this function returns. */
+    struct msghdr msg = {.msg_iov = (struct iovec *)rq->iov, .msg_iovlen = (size_t)rq->iovcnt};
     /* Only a FIFO open may need a second submission (above). */
     int64_t deadline = rq->kind == CORIO__IO_OPENAT ? corio__deadline(timeout_ns) : -1;
     corio__op op;
@@ -138,6 +148,9 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
         break;
     case CORIO__IO_SEND:
         io_uring_prep_send(sqe, rq->fd, rq->buf, rw_len(rq->len), rq->flags);
+        break;
+    case CORIO__IO_SENDMSG:
+        io_uring_prep_sendmsg(sqe, rq->fd, &msg, (unsigned)rq->flags);
         break;
     case CORIO__IO_ACCEPT:
         io_uring_prep_accept(sqe, rq->fd, rq->addr, rq->addrlen, rq->flags);

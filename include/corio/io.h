@@ -91,6 +91,24 @@ CORIO_API ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int
  *  is not NULL, also on success). */
 CORIO_API ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags,
                                  int64_t timeout_ns, size_t *sent);
+/** sendmsg(2) of `iovcnt` buffers (MSG_NOSIGNAL added, as for corio_send):
+ *  one call, which may send less than the total.  Tried at once as
+ *  corio_send is.  -EINVAL when iovcnt is negative or above IOV_MAX,
+ *  -ENOTSOCK when fd is not a socket. */
+CORIO_API ssize_t corio_sendv(int fd, const struct iovec *iov, int iovcnt, int flags,
+                              int64_t timeout_ns);
+/** Write all the bytes of `iovcnt` buffers, looping over short writes:
+ *  sendmsg on a socket (no SIGPIPE: a closed peer is -EPIPE), writev(2)
+ *  on anything else (a pipe, a file at its position).  `iov` is
+ *  modified: on return it describes what is left (nothing, on success),
+ *  so after an error the caller knows exactly which bytes did not go.
+ *  Returns the total written, or a negative errno (the bytes written
+ *  before it in *sent when sent is not NULL, also on success); the
+ *  timeout covers the whole call.  -EINVAL: iovcnt negative or above
+ *  IOV_MAX, or iov NULL with iovcnt > 0.  -EPIPE when the descriptor
+ *  takes no more (a write of 0 bytes). */
+CORIO_API ssize_t corio_writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ns,
+                                   size_t *sent);
 /** Receive exactly `len` bytes, looping over short reads: len, or 0 when
  *  the peer shut down before the first byte, or -EPIPE when it shut down
  *  in the middle (the bytes received in *got when got is not NULL). */
