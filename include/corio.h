@@ -18,5 +18,6 @@
 #include "corio/net.h"
 #include "corio/sync.h"
 #include "corio/frame.h"
+#include "corio/signal.h"
 
 #endif
