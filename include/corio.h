@@ -19,5 +19,6 @@
 #include "corio/sync.h"
 #include "corio/frame.h"
 #include "corio/stream.h"
+#include "corio/signal.h"
 
 #endif

@@ -28,6 +28,8 @@
 #include "runtime/sched.h"
 #include "runtime/task.h"
 #include "runtime/block.h"
+#include "runtime/timer.h"
+#include "runtime/wait.h"
 
 #define CACHE_MAX 256u
 #define CACHE_BATCH 64u
@@ -355,11 +357,21 @@ static int join_take_locked(corio__task *t, void **result, bool registered) {
     return err;
 }
 
+/* Leave the waiters of `t` (locked; released here), which has not
+ * finished: nobody touches `me` afterwards. */
+static void join_leave_locked(corio__task *t, corio__waiter *me) {
+    unlink_waiter(t, me);
+    t->nwaiters--;
+    corio__spin_unlock(&t->lock);
+}
+
 /* Common entry: resolve, refuse bad joins, take a finished result.  Returns
- * 1 with the task locked and `me` registered when the caller must wait.
- * `rt` (plain-thread joins) must be the task's runtime. */
+ * 1 with the task locked and `me` registered when the caller must wait;
+ * -ETIMEDOUT, not registered, when it would wait but `deadline` (absolute,
+ * -1 for none) has passed.  `rt` (plain-thread joins) must be the task's
+ * runtime. */
 static int join_begin(corio_rt *rt, corio_tid tid, corio__task **out, corio__waiter *me,
-                      void **result) {
+                      void **result, int64_t deadline) {
     corio__task *t = corio__task_lookup_lock(tid);
     if (t == NULL) return -ESRCH;
     if (rt != NULL && t->rt != rt) {
@@ -371,6 +383,10 @@ static int join_begin(corio_rt *rt, corio_tid tid, corio__task **out, corio__wai
         return -EINVAL;
     }
     if (t->finished) return join_take_locked(t, result, false);
+    if (deadline >= 0 && corio__now_ns() >= deadline) {
+        corio__spin_unlock(&t->lock);
+        return -ETIMEDOUT; /* a timeout of 0 only looks */
+    }
     me->next = t->waiters;
     t->waiters = me;
     t->nwaiters++;
@@ -378,65 +394,142 @@ static int join_begin(corio_rt *rt, corio_tid tid, corio__task **out, corio__wai
     return 1;
 }
 
-static int task_join(corio_tid tid, void **result, bool killable) {
+/* The join of a task.  With a deadline, the timer thread decides a wait of
+ * our own (`tw`, runtime/timer.h) with -ETIMEDOUT and wakes us; that
+ * decision says only "the time has passed".  What the join returns is
+ * decided under the joined task's lock, where its end is published: the
+ * finisher sets `finished` and takes the waiter list in one critical
+ * section, and we look at `finished` first after every wake.  So in the
+ * window where the timer fires while the task ends, either we see
+ * `finished` (the result, the timer's decision unused: nothing else reads
+ * it), or the task has not finished when we hold the lock, and we unlink
+ * ourselves before we drop it: the finisher never sees our node, and the
+ * task is left joinable.  Never both, never neither.  Every wake (the
+ * finisher's, the timer's, a kill) is a read-modify-write of our state
+ * word (state.h R3), so none is lost between our check and our park.
+ * The timer is disarmed before we return: disarm waits for a firing in
+ * progress (timer.h), after which nothing touches `tm` or `tw`; a wake of
+ * it that lands after we left the loop is one spurious turn, which every
+ * park absorbs. */
+static int task_join(corio_tid tid, void **result, bool killable, int64_t deadline) {
     corio__task *self = self_task();
     if (self == NULL) return -EPERM;
     if (tid == self->ctx.id) return -EDEADLK;
     if (killable && corio__state_cancelled(&self->state)) return -ECANCELED;
     corio__waiter me = {.task = self};
     corio__task *t = NULL;
-    int r = join_begin(NULL, tid, &t, &me, result);
+    int r = join_begin(NULL, tid, &t, &me, result, deadline);
     if (r <= 0) return r;
     corio__spin_unlock(&t->lock);
+    corio__wait tw;
+    corio__timer tm;
+    bool armed = false;
+    if (deadline >= 0) {
+        corio__wait_init(&tw); /* no switch since the entry: TLS read is fine */
+        r = corio__timer_arm(&tm, &tw, deadline);
+        if (r < 0) {
+            corio__spin_lock(&t->lock);
+            if (t->finished) return join_take_locked(t, result, true);
+            join_leave_locked(t, &me);
+            return r;
+        }
+        armed = true;
+    }
     for (;;) {
         corio__task_suspend(CORIO__R_PARK);
         /* The struct cannot be recycled while we are registered. */
         corio__spin_lock(&t->lock);
-        if (t->finished) return join_take_locked(t, result, true);
+        if (t->finished) {
+            r = join_take_locked(t, result, true);
+            break;
+        }
         if (killable && corio__state_cancelled(&self->state)) {
-            unlink_waiter(t, &me);
-            t->nwaiters--;
-            corio__spin_unlock(&t->lock);
-            return -ECANCELED;
+            join_leave_locked(t, &me);
+            r = -ECANCELED;
+            break;
+        }
+        /* The timer's decision (an acquire load; it carries no data, only
+         * "the time has passed"). */
+        if (armed && corio__wait_decided(&tw)) {
+            join_leave_locked(t, &me);
+            r = -ETIMEDOUT;
+            break;
         }
         corio__spin_unlock(&t->lock); /* spurious: wait again */
     }
+    if (armed) corio__timer_disarm(&tm);
+    return r;
 }
 
-int corio_task_join(corio_tid tid, void **result) { return task_join(tid, result, true); }
+int corio_task_join(corio_tid tid, void **result) { return task_join(tid, result, true, -1); }
+
+int corio_task_join_timeout(corio_tid tid, void **result, int64_t timeout_ns) {
+    return task_join(tid, result, true, corio__deadline(timeout_ns));
+}
 
 /* A kill of the joiner does not end this wait (the task group's join,
  * which must outlive its children even when its caller is killed).  The
  * task keeps its CANCELLED bit: its next killable wait sees it. */
 int corio__task_join_unkillable(corio_tid tid, void **result) {
-    return task_join(tid, result, false);
+    return task_join(tid, result, false, -1);
 }
 
-int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {
+/* A plain thread's wait for its `woken` (set by the finisher under `m`),
+ * until `deadline` (-1: none).  True when woken. */
+static bool thread_wait_woken(corio__waiter *me, int64_t deadline) {
+    struct timespec ts = corio__timespec(deadline < 0 ? 0 : deadline);
+    bool timed_out = false;
+    pthread_mutex_lock(me->m);
+    while (!*me->woken && !timed_out) {
+        if (deadline < 0) pthread_cond_wait(me->c, me->m);
+        else timed_out = pthread_cond_timedwait(me->c, me->m, &ts) == ETIMEDOUT;
+    }
+    bool woken = *me->woken;
+    pthread_mutex_unlock(me->m);
+    return woken;
+}
+
+int corio_rt_join_timeout(corio_rt *rt, corio_tid tid, void **result, int64_t timeout_ns) {
     if (rt == NULL) return -EINVAL;
     if (self_task() != NULL) return -EPERM;
+    int64_t deadline = corio__deadline(timeout_ns);
     /* Registered for its whole length: a shutdown running meanwhile frees
      * the id table only after this thread has left the task's struct. */
     if (!corio__rt_ext_enter(rt, false)) return -ESHUTDOWN;
     pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    pthread_cond_t c;
+    corio__cond_init_monotonic(&c); /* the deadline is CLOCK_MONOTONIC */
     bool woken = false;
     corio__waiter me = {.task = NULL, .m = &m, .c = &c, .woken = &woken};
     corio__task *t = NULL;
-    int r = join_begin(rt, tid, &t, &me, result);
+    int r = join_begin(rt, tid, &t, &me, result, deadline);
     if (r > 0) {
         corio__spin_unlock(&t->lock);
-        pthread_mutex_lock(&m);
-        while (!woken) pthread_cond_wait(&c, &m);
-        pthread_mutex_unlock(&m);
+        bool was_woken = thread_wait_woken(&me, deadline);
+        /* As in task_join, the task's lock decides: `finished` and the
+         * taking of the waiter list are one critical section of the
+         * finisher. */
         corio__spin_lock(&t->lock);
-        if (!t->finished) corio__panic(__func__, "joiner woken before the task finished", tid);
-        r = join_take_locked(t, result, true);
+        if (t->finished) {
+            r = join_take_locked(t, result, true);
+            /* Timed out as it finished: the finisher has taken our node and
+             * sets `woken` once it has dropped the task's lock; `me` must
+             * stay valid until then. */
+            if (!was_woken) thread_wait_woken(&me, -1);
+        } else {
+            if (was_woken) corio__panic(__func__, "joiner woken before the task finished", tid);
+            join_leave_locked(t, &me);
+            r = -ETIMEDOUT;
+        }
     }
     pthread_cond_destroy(&c);
     pthread_mutex_destroy(&m);
     corio__rt_ext_leave(rt);
     return r;
+}
+
+int corio_rt_join(corio_rt *rt, corio_tid tid, void **result) {
+    return corio_rt_join_timeout(rt, tid, result, -1);
 }
 
 int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result) {

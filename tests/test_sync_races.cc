@@ -21,35 +21,13 @@
 #include <vector>
 
 #include "corio.h"
+#include "support/race_rounds.h"
 #include "support/round_watchdog.h"
 #include "support/task_helpers.h"
 
 namespace {
 
 class SyncRace : public TaskBase {};
-
-const std::chrono::seconds kRoundLimit{kSanitized ? 60 : 15};
-
-// The round count: `full` (or `sanitized`), times CORIO_RACE_ROUNDS/100
-// when that is set (a percentage, for long hunts and quick runs).
-long rounds_of(long full, long sanitized) {
-  long n = scaled(full, sanitized);
-  if (const char *e = getenv("CORIO_RACE_ROUNDS")) n = n * strtol(e, nullptr, 10) / 100;
-  return n < 1 ? 1 : n;
-}
-
-// A seed printed with the test, so that a failing run's choices can be
-// repeated (CORIO_RACE_SEED).
-unsigned race_seed() {
-  unsigned s = static_cast<unsigned>(std::random_device{}());
-  if (const char *e = getenv("CORIO_RACE_SEED")) s = static_cast<unsigned>(strtoul(e, nullptr, 10));
-  printf("race seed %u (CORIO_RACE_SEED=%u repeats it)\n", s, s);
-  return s;
-}
-
-void spin(long n) {
-  for (long i = 0; i < n; i++) std::atomic_signal_fence(std::memory_order_seq_cst);
-}
 
 // ---- a wake that meets a kill ----------------------------------------------
 

@@ -37,6 +37,11 @@
 extern "C" {
 #endif
 
+#ifndef CORIO_FOREVER
+/** No timeout (the same value as in corio/io.h). */
+#define CORIO_FOREVER ((int64_t)-1)
+#endif
+
 /** Opaque runtime. */
 typedef struct corio_rt corio_rt;
 
@@ -120,6 +125,16 @@ CORIO_API int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, voi
  *  before that waits for its task and returns normally). */
 CORIO_API int corio_rt_join(corio_rt *rt, corio_tid tid, void **result);
 
+/** corio_rt_join for at most timeout_ns (CORIO_FOREVER, any negative
+ *  value: no limit; 0: only take a result that is there).  Blocks the
+ *  calling plain thread.  Errors: those of corio_rt_join, and -ETIMEDOUT:
+ *  the task had not finished when the time passed; it is left as it was,
+ *  still joinable (a later join gets its result).  A task that finishes
+ *  just as the time passes is either joined (its result) or left
+ *  joinable (-ETIMEDOUT), never both. */
+CORIO_API int corio_rt_join_timeout(corio_rt *rt, corio_tid tid, void **result,
+                                    int64_t timeout_ns);
+
 /** Run fn(arg) as a task and wait for it from a plain thread: spawn + join.
  *  Errors: those of spawn and join. */
 CORIO_API int corio_rt_run(corio_rt *rt, corio_task_fn fn, void *arg, void **result);
@@ -178,6 +193,18 @@ CORIO_API int corio_task_kill(corio_tid tid);
  *  mapped for it when its turn came; stacks are given at a task's first
  *  run, not at spawn; *result is NULL). */
 CORIO_API int corio_task_join(corio_tid tid, void **result);
+
+/** corio_task_join for at most timeout_ns (CORIO_FOREVER, any negative
+ *  value: no limit; 0: only take a result that is there, without
+ *  suspending).  Suspends the calling task; from a task only.  Errors:
+ *  those of corio_task_join, and -ETIMEDOUT: task `tid` had not finished
+ *  when the time passed; it is left as it was, still joinable (a later
+ *  join gets its result, nothing leaks).  A task that finishes just as
+ *  the time passes is either joined (its result) or left joinable
+ *  (-ETIMEDOUT), never both.  -ENOMEM or -EAGAIN when the deadline cannot
+ *  be armed (no memory for the timer heap, no timer thread could be
+ *  started); the task is then left joinable too. */
+CORIO_API int corio_task_join_timeout(corio_tid tid, void **result, int64_t timeout_ns);
 
 /** Detach task `tid`: nobody will join it; its record is freed as soon as it
  *  ends.  Errors: -ESRCH, -EINVAL (already detached). */
