@@ -1,9 +1,10 @@
 // tests/test_timeouts.cc - the one timeout error (docs/errors.md, "One
 // timeout error"): every call of the public API that takes a timeout
 // returns -ETIMEDOUT when it passes, whatever the module: I/O (io.h,
-// net.h), streams, frames, and the sync objects.  Suite Timeouts; it runs
+// net.h), streams, frames, the sync objects, joins and signal waits.  Suite Timeouts; it runs
 // on both backends (the I/O side differs between them).
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +15,10 @@ namespace {
 class Timeouts : public TaskBase {};
 
 TEST_F(Timeouts, EveryTimedCallSaysETIMEDOUT) {
+  sigset_t usr2;  // blocked before the runtime's threads start (signal.h)
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  ASSERT_EQ(0, corio_signal_block(&usr2));
   Rt rt(2);
   ASSERT_EQ(0, rt.rc());
   int sv[2];
@@ -73,6 +78,15 @@ TEST_F(Timeouts, EveryTimedCallSaysETIMEDOUT) {
     EXPECT_EQ(-ETIMEDOUT, corio_taskset_join(ts, t));
     EXPECT_EQ(0, corio_taskset_join(ts, CORIO_FOREVER));
     EXPECT_EQ(0, corio_taskset_destroy(ts));
+    // corio/task.h, corio/signal.h
+    corio_tid sleeper = tspawn([]() -> void * {
+      corio_sleep_ms(200);
+      return V(7);
+    });
+    EXPECT_EQ(-ETIMEDOUT, corio_task_join_timeout(sleeper, &r, t));
+    EXPECT_EQ(0, corio_task_join(sleeper, &r));
+    EXPECT_EQ(7, I(r));
+    EXPECT_EQ(-ETIMEDOUT, corio_signal_wait(&usr2, t));
     return nullptr;
   });
   close(lfd);

@@ -10,15 +10,17 @@
  *   --drain-ms   on SIGINT/SIGTERM, how long open connections may finish
  *                before they are cancelled (default 1000)
  *
- * Memory per connection is bounded: a 16 KiB buffer on the task's stack.
+ * Memory per connection is bounded: a 16 KiB stream buffer, from which
+ * the received bytes are sent back without a copy.
  * A client that sends and never reads fills its socket buffers; its task
  * then waits in send and reads nothing more, and nobody else is affected.
  * Out of descriptors (EMFILE/ENFILE), the acceptor logs at most once a
  * second and retries every 10 ms; the connections it has go on.
  *
- * On SIGINT/SIGTERM: the listening socket is closed first, open
- * connections get --drain-ms to end, the rest are cancelled by the
- * runtime's shutdown, and one stats line goes to stderr. */
+ * On SIGINT/SIGTERM (waited for by a task: corio/signal.h): the
+ * listening socket is closed first, open connections (a task set) get
+ * --drain-ms to end, the rest are cancelled, and one stats line goes to
+ * stderr (docs/server.md describes the pattern). */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <signal.h>
@@ -36,13 +38,13 @@
 #define BUF_SIZE (16 * 1024)
 
 static struct {
-    _Atomic long active, peak, accepted, finished, resets;
+    _Atomic long peak, accepted, resets;
     _Atomic long long bytes, recvs;
     _Atomic long fd_exhausted; /* accepts refused for lack of descriptors */
-    _Atomic int stopping;
 } st;
 
 static long max_conns = 10000;
+static corio_taskset *conns; /* the connection tasks: forgotten as they end */
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -50,37 +52,40 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One connection: echo until EOF, an error, or a kill. */
+/* One connection: echo until EOF, an error, or a kill.  The received
+ * bytes are borrowed from the stream's buffer and sent from there: no
+ * copy. */
 static void *connection(void *arg) {
     int fd = (int)(intptr_t)arg;
-    char buf[BUF_SIZE];
+    corio_stream *s;
+    corio_stream_opts so = {.read_buffer = BUF_SIZE, .write_buffer = 1}; /* reads only */
     long long bytes = 0, recvs = 0;
-    for (;;) {
-        ssize_t n = corio_recv(fd, buf, sizeof buf, 0, CORIO_FOREVER);
-        if (n <= 0) {
-            if (n == -ECONNRESET) atomic_fetch_add_explicit(&st.resets, 1, memory_order_relaxed);
-            break;
+    if (corio_stream_create(&s, fd, &so) == 0) {
+        const void *chunk;
+        ssize_t n;
+        while ((n = corio_stream_borrow(s, &chunk, CORIO_FOREVER)) > 0) {
+            recvs++;
+            ssize_t w = corio_send_all(fd, chunk, (size_t)n, 0, CORIO_FOREVER, NULL);
+            corio_stream_release(s, (size_t)n);
+            if (w != n) break;
+            bytes += n;
         }
-        recvs++;
-        if (corio_send_all(fd, buf, (size_t)n, 0, CORIO_FOREVER, NULL) != n) break;
-        bytes += n;
+        if (n == -ECONNRESET) atomic_fetch_add_explicit(&st.resets, 1, memory_order_relaxed);
+        corio_stream_destroy(s);
     }
     corio_close(fd);
     atomic_fetch_add_explicit(&st.bytes, bytes, memory_order_relaxed);
     atomic_fetch_add_explicit(&st.recvs, recvs, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st.finished, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&st.active, 1, memory_order_relaxed);
     return NULL;
 }
 
-/* Accept until killed; the listening socket is closed by its owner (main)
- * after this task has ended. */
+/* Accept until killed. */
 static void *acceptor(void *arg) {
     int lfd = (int)(intptr_t)arg;
     int64_t last_log = 0;
     long refused_since_log = 0;
     for (;;) {
-        if (atomic_load_explicit(&st.active, memory_order_relaxed) >= max_conns) {
+        if ((long)corio_taskset_len(conns) >= max_conns) {
             if (corio_sleep_ms(5) < 0) break;
             continue;
         }
@@ -92,8 +97,8 @@ static void *acceptor(void *arg) {
             int64_t t = now_ms();
             if (t - last_log >= 1000) {
                 fprintf(stderr, "echo_server: accept: %s (%ld times since the last report); "
-                        "serving the %ld open connections, retrying\n",
-                        strerror(-c), refused_since_log, atomic_load(&st.active));
+                        "serving the %zu open connections, retrying\n",
+                        strerror(-c), refused_since_log, corio_taskset_len(conns));
                 last_log = t;
                 refused_since_log = 0;
             }
@@ -103,18 +108,41 @@ static void *acceptor(void *arg) {
             continue;
         }
         if (c < 0) continue; /* ECONNABORTED and the like: that client only */
-        long a = atomic_fetch_add_explicit(&st.active, 1, memory_order_relaxed) + 1;
+        atomic_fetch_add_explicit(&st.accepted, 1, memory_order_relaxed);
+        if (corio_taskset_spawn(conns, NULL, connection, (void *)(intptr_t)c) < 0) {
+            corio_close(c);
+            continue;
+        }
+        long a = (long)corio_taskset_len(conns);
         long p = atomic_load_explicit(&st.peak, memory_order_relaxed);
         while (a > p && !atomic_compare_exchange_weak(&st.peak, &p, a)) {
         }
-        atomic_fetch_add_explicit(&st.accepted, 1, memory_order_relaxed);
-        corio_tid t;
-        if (corio_task_spawn(&t, connection, (void *)(intptr_t)c) < 0) {
-            corio_close(c);
-            atomic_fetch_sub_explicit(&st.active, 1, memory_order_relaxed);
-            continue;
-        }
-        corio_task_detach(t);
+    }
+    return NULL;
+}
+
+typedef struct server {
+    int lfd;
+    long drain_ms;
+    sigset_t sigs;
+    int sig;
+    long left; /* connections cancelled after the drain time */
+} server;
+
+/* Accept until SIGINT/SIGTERM; then stop accepting, give the open
+ * connections drain_ms to end, and cancel the rest. */
+static void *serve(void *arg) {
+    server *sv = arg;
+    corio_tid acc;
+    if (corio_task_spawn(&acc, acceptor, (void *)(intptr_t)sv->lfd) < 0) return (void *)1;
+    sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
+    corio_task_kill(acc);
+    corio_task_join(acc, NULL);
+    close(sv->lfd); /* new clients are refused from here on */
+    if (corio_taskset_join(conns, CORIO_MS(sv->drain_ms)) == -ETIMEDOUT) {
+        sv->left = (long)corio_taskset_len(conns);
+        corio_taskset_cancel(conns);
+        corio_taskset_join(conns, CORIO_FOREVER);
     }
     return NULL;
 }
@@ -136,23 +164,21 @@ static long num_arg(const char *s, long lo, long hi) {
 int main(int argc, char **argv) {
     const char *addr = "127.0.0.1:45000";
     unsigned workers = 0;
-    long drain_ms = 1000;
+    server sv = {.drain_ms = 1000};
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) usage();
         if (!strcmp(argv[i], "--listen")) addr = argv[++i];
         else if (!strcmp(argv[i], "--workers")) workers = (unsigned)num_arg(argv[++i], 1, 1024);
         else if (!strcmp(argv[i], "--max-conns")) max_conns = num_arg(argv[++i], 1, 10000000);
-        else if (!strcmp(argv[i], "--drain-ms")) drain_ms = num_arg(argv[++i], 0, 3600000);
+        else if (!strcmp(argv[i], "--drain-ms")) sv.drain_ms = num_arg(argv[++i], 0, 3600000);
         else usage();
     }
-    /* The signals are taken by sigwait on this thread: block them before
-     * the workers start, so that they inherit the mask. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* The signals go to the serving task: blocked before any thread
+     * starts, so that every thread inherits the mask. */
+    sigemptyset(&sv.sigs);
+    sigaddset(&sv.sigs, SIGINT);
+    sigaddset(&sv.sigs, SIGTERM);
+    corio_signal_block(&sv.sigs);
     /* One descriptor per connection: allow as many as the hard limit. */
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -160,46 +186,37 @@ int main(int argc, char **argv) {
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
 
-    int lfd = corio_listen(addr, 4096, 0);
-    if (lfd < 0) {
-        fprintf(stderr, "echo_server: cannot listen on %s: %s\n", addr, strerror(-lfd));
+    sv.lfd = corio_listen(addr, 4096, 0);
+    if (sv.lfd < 0) {
+        fprintf(stderr, "echo_server: cannot listen on %s: %s\n", addr,
+                sv.lfd == -EINVAL ? corio_addr_error(addr) : strerror(-sv.lfd));
         return 1;
     }
     corio_rt *rt;
     corio_rt_opts o = {0};
     o.workers = workers;
     int r = corio_rt_create(&rt, &o);
+    if (r == 0) r = corio_taskset_create(&conns, rt);
     if (r < 0) {
         fprintf(stderr, "echo_server: cannot start the runtime: %s\n", strerror(-r));
         return 1;
     }
     char name[128];
-    if (corio_sock_name(lfd, name, sizeof name) < 0) snprintf(name, sizeof name, "%s", addr);
+    if (corio_sock_name(sv.lfd, name, sizeof name) < 0) snprintf(name, sizeof name, "%s", addr);
     fprintf(stderr, "echo_server: listening on %s, %u workers, backend %s\n", name,
             corio_rt_workers(rt), corio_rt_backend(rt));
-    corio_tid acc;
-    if ((r = corio_rt_spawn(rt, &acc, acceptor, (void *)(intptr_t)lfd)) < 0) {
-        fprintf(stderr, "echo_server: %s\n", strerror(-r));
-        return 1;
-    }
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    int64_t t0 = now_ms();
-    /* Stop accepting first, then let the open connections drain. */
-    corio_task_kill(acc);
-    corio_rt_join(rt, acc, NULL);
-    close(lfd);
-    while (atomic_load(&st.active) > 0 && now_ms() - t0 < drain_ms) usleep(10000);
-    long left = atomic_load(&st.active);
+    void *failed = NULL;
+    r = corio_rt_run(rt, serve, &sv, &failed);
     const char *backend = corio_rt_backend(rt); /* a static name */
     unsigned nw = corio_rt_workers(rt);
-    r = corio_rt_shutdown(rt); /* cancels what is left */
+    int down = corio_rt_shutdown(rt);
+    corio_taskset_destroy(conns);
     fprintf(stderr,
             "echo_server: stats: signal=%s backend=%s workers=%u accepted=%ld peak_conns=%ld "
             "bytes_echoed=%lld recvs=%lld resets=%ld fd_exhausted=%ld cancelled_at_exit=%ld "
             "shutdown=%d\n",
-            sig == SIGINT ? "INT" : "TERM", backend, nw, atomic_load(&st.accepted),
+            sv.sig == SIGINT ? "INT" : "TERM", backend, nw, atomic_load(&st.accepted),
             atomic_load(&st.peak), atomic_load(&st.bytes), atomic_load(&st.recvs),
-            atomic_load(&st.resets), atomic_load(&st.fd_exhausted), left, r);
-    return r == 0 ? 0 : 1;
+            atomic_load(&st.resets), atomic_load(&st.fd_exhausted), sv.left, down);
+    return r == 0 && failed == NULL && down == 0 ? 0 : 1;
 }
