@@ -140,7 +140,10 @@ ssize_t corio_stream_read_until(corio_stream *s, int delim, void *buf, size_t ca
             return (ssize_t)n;
         }
         scanned = s->rlen;
-        if (s->rlen >= limit) return -EMSGSIZE;
+        /* Full without a delimiter: only the end of the stream could still
+         * make it a record (a last one without a delimiter), so a buffer
+         * with room left takes one more receive to find out. */
+        if (s->rlen > limit || (s->rlen == s->rcap && !s->eof)) return -EMSGSIZE;
         ssize_t r = fill(s, left(deadline));
         if (r < 0) return r;
         if (r == 0) { /* the end: the tail without a delimiter, if any */
@@ -214,6 +217,7 @@ ssize_t corio_stream_read_full(corio_stream *s, void *buf, size_t len, int64_t t
     int e = read_ok(s);
     if (e != 0) return e;
     if (buf == NULL && len > 0) return -EINVAL;
+    if (len == 0) return 0;
     int64_t deadline = corio__deadline(timeout_ns);
     if (len <= s->rcap) {
         /* All of it in the buffer first: a failure takes nothing. */
@@ -302,11 +306,11 @@ static int send_iov(corio_stream *s, struct iovec *iov, int n, int64_t timeout_n
     size_t from_buf = sent < s->wlen ? sent : s->wlen;
     memmove(s->wbuf, s->wbuf + from_buf, s->wlen - from_buf);
     s->wlen -= from_buf;
-    if (r < 0) {
-        s->werr = (int)r;
-        return (int)r;
-    }
-    return 0;
+    /* Sticky, unless nothing was sent because the call could not even
+     * start (a plain thread, a runtime without I/O): then nothing on the
+     * wire is ambiguous, and a task may flush later. */
+    if (r < 0 && !(sent == 0 && (r == -EPERM || r == -ENOTSUP))) s->werr = (int)r;
+    return r < 0 ? (int)r : 0;
 }
 
 int corio_stream_flush(corio_stream *s, int64_t timeout_ns) {
@@ -320,6 +324,7 @@ int corio_stream_flush(corio_stream *s, int64_t timeout_ns) {
 ssize_t corio_stream_write(corio_stream *s, const void *buf, size_t len, int64_t timeout_ns) {
     if (s == NULL || (buf == NULL && len > 0)) return -EINVAL;
     if (s->werr != 0) return s->werr;
+    if (len == 0) return 0;
     if (len <= s->wcap - s->wlen) { /* the common case: it fits */
         memcpy(s->wbuf + s->wlen, buf, len);
         s->wlen += len;

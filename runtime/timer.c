@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -104,7 +105,16 @@ int corio__timer_arm(corio__timer *t, corio__wait *w, int64_t deadline) {
         pthread_attr_init(&a);
         pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&a, 64 * 1024);
+        /* Every signal blocked in it: the thread lives as long as the
+         * process, and it must never be the one a process-directed
+         * signal is delivered to (a SIGTERM the program waits for with
+         * corio_signal_wait would run its default action here if this
+         * thread was started before the program blocked it). */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         int r = pthread_create(&th, &a, timer_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&a);
         if (r != 0) {
             pthread_mutex_unlock(&lock);

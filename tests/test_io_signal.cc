@@ -113,6 +113,43 @@ TEST_F(IoSignal, ProcessSignalFromAnotherThreadWakesTheWaiter) {
   }
 }
 
+void *sleep_a_little(void *) {
+  corio_sleep_ms(50);
+  return nullptr;
+}
+
+void *nothing(void *) { return nullptr; }
+
+// corio's own helper threads (the timer thread, the blocking-call pool)
+// live on after the runtime that started them.  One started while the
+// program had not blocked a signal yet must not be where that signal is
+// delivered later: it would run the default action (here: end the
+// process) instead of waking the task that waits for it.
+TEST_F(IoSignal, HelperThreadsStartedBeforeTheBlockNeverTakeTheSignal) {
+  sigset_t usr2 = set_of({SIGUSR2});
+  ASSERT_EQ(0, pthread_sigmask(SIG_UNBLOCK, &usr2, nullptr));
+  {
+    Rt first(1);  // its workers, and the helpers they start, see SIGUSR2 open
+    ASSERT_EQ(0, first.rc());
+    run(first, [&]() -> void * {
+      corio_tid t = tspawn([]() -> void * { return sleep_a_little(nullptr); });
+      EXPECT_EQ(-ETIMEDOUT, corio_task_join_timeout(t, nullptr, CORIO_MS(1)));  // the timer thread
+      EXPECT_EQ(0, corio_task_join(t, nullptr));
+      EXPECT_EQ(0, corio_blocking(nothing, nullptr, nullptr));  // a pool thread
+      return nullptr;
+    });
+  }
+  ASSERT_EQ(0, corio_signal_block(&usr2));
+  Rt rt(1);
+  ASSERT_EQ(0, rt.rc());
+  Waiter w;
+  w.set = usr2;
+  corio_tid t = 0;
+  ASSERT_EQ(0, corio_rt_spawn(rt, &t, wait_for, &w));
+  send_when_waiting(w, [] { EXPECT_EQ(0, kill(getpid(), SIGUSR2)); });
+  EXPECT_EQ(SIGUSR2, join(rt, t));
+}
+
 TEST_F(IoSignal, SignalSentBeforeTheWaitIsNotLost) {
   Rt rt(2);
   ASSERT_EQ(0, rt.rc());

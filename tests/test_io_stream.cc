@@ -436,6 +436,31 @@ TEST_F(IoStream, AReaderTaskAndAWriterTaskShareOneStream) {
   EXPECT_EQ(lines, r);
 }
 
+// A last record without a delimiter that exactly fills the caller's
+// limit is a record, not -EMSGSIZE: the end of the stream, not more bytes,
+// follows (the stream receives once more to find out).
+TEST_F(IoStream, ALastLineExactlyAtTheLimitIsALine) {
+  Rt rt(1);
+  ASSERT_EQ(0, rt.rc());
+  Pair q;
+  ASSERT_EQ(12, write(q.fd[1], "abc\n12345678", 12));
+  q.close_end(1);
+  run(rt, [&]() -> void * {
+    corio_stream *s = make(q.fd[0], 64);
+    char buf[8];
+    size_t len = 0;
+    EXPECT_EQ(1, corio_stream_read_line(s, buf, 5, &len, CORIO_FOREVER));  // "abc\n": cap - 1
+    EXPECT_STREQ("abc", buf);
+    EXPECT_EQ(-EMSGSIZE, corio_stream_read_until(s, '\n', buf, 7, CORIO_FOREVER));  // 8 > 7
+    EXPECT_EQ(1, corio_stream_read(s, buf, 1, CORIO_FOREVER));
+    EXPECT_EQ(7, corio_stream_read_until(s, '\n', buf, 7, CORIO_FOREVER));  // 7 of cap 7, then the end
+    EXPECT_EQ(0, memcmp("2345678", buf, 7));
+    EXPECT_EQ(0, corio_stream_read_until(s, '\n', buf, 7, CORIO_FOREVER));
+    corio_stream_destroy(s);
+    return nullptr;
+  });
+}
+
 TEST_F(IoStream, BadArgumentsAndPlainThreads) {
   corio_stream *s = nullptr;
   EXPECT_EQ(-EINVAL, corio_stream_create(nullptr, 0, nullptr));
@@ -457,6 +482,15 @@ TEST_F(IoStream, BadArgumentsAndPlainThreads) {
   EXPECT_EQ(-EMSGSIZE, corio_stream_peek(s, &c, 16 << 10 | 1, CORIO_FOREVER));
   EXPECT_EQ(0, corio_stream_peek(s, &c, 0, CORIO_FOREVER));  // nothing buffered, no wait
   EXPECT_EQ(-EINVAL, corio_stream_puts(s, nullptr, CORIO_FOREVER));
+  // Empty reads and writes with no buffer are no-ops, not undefined.
+  EXPECT_EQ(0, corio_stream_read_full(s, nullptr, 0, CORIO_FOREVER, nullptr));
+  EXPECT_EQ(0, corio_stream_write(s, nullptr, 0, CORIO_FOREVER));
+  // A flush that could not start (a plain thread) sent nothing: it does
+  // not break the stream.
+  EXPECT_EQ(3, corio_stream_write(s, "abc", 3, CORIO_FOREVER));
+  EXPECT_EQ(-EPERM, corio_stream_flush(s, CORIO_FOREVER));
+  EXPECT_EQ(3u, corio_stream_pending(s));
+  EXPECT_EQ(1, corio_stream_write(s, "d", 1, CORIO_FOREVER));  // not sticky
   EXPECT_EQ(0, corio_stream_destroy(s));
 }
 

@@ -73,8 +73,9 @@ CORIO_API int corio_stream_fd(const corio_stream *s);
 /** Read one record ending with `delim` (a byte value) into buf: its length,
  *  the delimiter included.  At the end of the stream: what is left without
  *  a delimiter (the last record of a stream that did not end with one), and
- *  0 once nothing is left.  -EMSGSIZE: no delimiter within the first
- *  min(cap, read buffer) bytes; nothing is taken, so the caller may take
+ *  0 once nothing is left (a last record that fills the whole read
+ *  buffer is -EMSGSIZE: the stream cannot receive again to see the end).
+ *  -EMSGSIZE: no delimiter within the first min(cap, read buffer) bytes; nothing is taken, so the caller may take
  *  the record in pieces (corio_stream_read) or drop it
  *  (corio_stream_skip_until).  -EINVAL: s or buf NULL, cap 0.  -EBUSY: a
  *  chunk is borrowed.  May suspend (only when the buffer holds no whole
@@ -153,7 +154,10 @@ CORIO_API ssize_t corio_stream_vprintf(corio_stream *s, int64_t timeout_ns, cons
                                        va_list ap) __attribute__((format(printf, 3, 0)));
 /** Send everything buffered: 0, or the sticky error.  May suspend. */
 CORIO_API int corio_stream_flush(corio_stream *s, int64_t timeout_ns);
-/** Bytes written to the stream and not sent yet.  0 for NULL. */
+/** Bytes in the stream's write buffer, not sent yet.  0 for NULL.  After
+ *  a failed write of a buffer's size or more (which goes out from the
+ *  caller's memory), the caller's bytes that did not go are not counted:
+ *  the connection is to be dropped anyway (the error is sticky). */
 CORIO_API size_t corio_stream_pending(const corio_stream *s);
 
 #ifdef __cplusplus
