@@ -27,6 +27,7 @@
  * and writes, or park's exchange sees the permit and does not wait. */
 #define _GNU_SOURCE 1
 #include "io/epoll.h"
+#include "io/fdclose.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -334,9 +335,11 @@ static int join_fd(corio__epoll *ep, corio__ewait *w, int fd, unsigned events) {
     return 0;
 }
 
-int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline) {
+int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline,
+                      const corio__fdwatch *watch) {
     corio__task *t = corio__block_self();
     if (corio__block_killed(t)) return -ECANCELED;
+    if (corio__fdwatch_closed(watch)) return -EBADF;
     corio__ewait w = {.task = t, .ep = ep, .rec = NULL};
     w.timer.idx = CORIO__HEAP_NONE;
     w.timer.deadline = deadline;
@@ -357,11 +360,19 @@ int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadlin
         return -ENOMEM;
     }
     /* acquire: pairs with the release of the last reference (unref). */
+    bool closed = false;
     while (!atomic_load_explicit(&w.done, memory_order_acquire)) {
-        if (!w.cancel_asked && corio__block_killed(t)) ask_cancel(&w);
-        else corio__block_suspend();
+        if (!w.cancel_asked && corio__block_killed(t)) {
+            ask_cancel(&w);
+        } else if (!w.cancel_asked && corio__fdwatch_closed(watch)) {
+            closed = true; /* corio_close of fd: cancelled as a kill is */
+            ask_cancel(&w);
+        } else {
+            corio__block_suspend();
+        }
     }
-    return w.res;
+    /* Ready first: the events stand, and the next wait sees the close. */
+    return closed && w.res == -ECANCELED ? -EBADF : w.res;
 }
 
 const corio__parker_ops corio__epoll_parker = {

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "io/epoll_fd.h"
+#include "io/fdclose.h"
 #include "io/timeheap.h"
 #include "runtime/park.h"
 
@@ -80,7 +81,10 @@ extern const corio__parker_ops corio__epoll_parker;
  * -ETIMEDOUT, -ECANCELED, or the errno of the registration (-EPERM: a
  * descriptor epoll cannot wait on, such as a regular file).  The ready
  * events are those of `events` that were reported, plus EPOLLERR and
- * EPOLLHUP (POLLNVAL when the number was closed under the wait). */
-int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline);
+ * EPOLLHUP (POLLNVAL when the number was closed under the wait), or
+ * -EBADF when corio_close flagged `watch` (the call's watch of fd, or
+ * NULL: io/fdclose.h). */
+int corio__epoll_wait(corio__epoll *ep, int fd, unsigned events, int64_t deadline,
+                      const corio__fdwatch *watch);
 
 #endif

@@ -37,6 +37,7 @@
 #include "io/backend.h"
 #include "io/epoll.h"
 #include "io/epoll_fifo.h"
+#include "io/fdclose.h"
 #include "runtime/block.h"
 
 /* ---- the blocking-call pool --------------------------------------------- */
@@ -83,10 +84,10 @@ static ssize_t in_pool(const corio__io_req *rq) {
 /* Wait until fd has `events` or the deadline passes; 0 to try again, or
  * the error that ends the call.  The worker is read afresh: the task may
  * have moved since its last wait (DESIGN trap 1). */
-static int wait_ready(int fd, unsigned events, int64_t deadline) {
+static int wait_ready(int fd, unsigned events, int64_t deadline, const corio__fdwatch *watch) {
     void *p = NULL;
     (void)corio__io_current(&p);
-    int r = corio__epoll_wait(p, fd, events, deadline);
+    int r = corio__epoll_wait(p, fd, events, deadline, watch);
     if (r < 0) return r;
     /* Ready, but killed meanwhile: nothing has moved yet, stop here. */
     if (corio__block_killed(corio__block_self())) return -ECANCELED;
@@ -178,14 +179,15 @@ static ssize_t try_call(const corio__io_req *rq, bool *sock) {
 /* Try, wait on EAGAIN, try again.  `sock`: the call may start with the
  * socket form; a descriptor that turns out not to be a socket is checked
  * for readiness before each call (it may be blocking). */
-static ssize_t stream_call(const corio__io_req *rq, int64_t deadline, bool sock) {
+static ssize_t stream_call(const corio__io_req *rq, int64_t deadline, bool sock,
+                           const corio__fdwatch *watch) {
     unsigned events = is_input(rq->kind) ? POLLIN : POLLOUT;
     bool waited = false;
     for (;;) {
         if (!sock) {
             int rev;
             if (!ready_now(rq->fd, events, &rev)) {
-                int r = wait_ready(rq->fd, events, deadline);
+                int r = wait_ready(rq->fd, events, deadline, watch);
                 if (r == -EPERM) return in_pool(rq); /* epoll refuses it */
                 if (r < 0) return r;
                 waited = true;
@@ -202,13 +204,13 @@ static ssize_t stream_call(const corio__io_req *rq, int64_t deadline, bool sock)
         }
         if (n == -EINTR) continue;
         if (n >= 0 || !would_block((int)-n)) return at_once(n, waited);
-        int r = wait_ready(rq->fd, events, deadline);
+        int r = wait_ready(rq->fd, events, deadline, watch);
         if (r < 0) return r;
         waited = true;
     }
 }
 
-static ssize_t do_connect(const corio__io_req *rq, int64_t deadline) {
+static ssize_t do_connect(const corio__io_req *rq, int64_t deadline, const corio__fdwatch *watch) {
     int fl = fcntl(rq->fd, F_GETFL);
     if (fl < 0) return -errno;
     if (!(fl & O_NONBLOCK) && fcntl(rq->fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
@@ -224,7 +226,8 @@ static ssize_t do_connect(const corio__io_req *rq, int64_t deadline) {
             int64_t d = corio__io_now() + CORIO_MS(1);
             void *p = NULL;
             (void)corio__io_current(&p);
-            int r = corio__epoll_wait(p, -1, 0, deadline >= 0 && deadline < d ? deadline : d);
+            int r = corio__epoll_wait(p, -1, 0, deadline >= 0 && deadline < d ? deadline : d, NULL);
+            if (r == -ETIMEDOUT && corio__fdwatch_closed(watch)) r = -EBADF;
             if (r == -ETIMEDOUT && (deadline < 0 || corio__io_now() < deadline)) continue;
             res = r;
             break;
@@ -233,7 +236,7 @@ static ssize_t do_connect(const corio__io_req *rq, int64_t deadline) {
             res = -e;
             break;
         }
-        int r = wait_ready(rq->fd, POLLOUT, deadline);
+        int r = wait_ready(rq->fd, POLLOUT, deadline, watch);
         if (r < 0) {
             res = r;
             break;
@@ -253,12 +256,13 @@ static ssize_t do_connect(const corio__io_req *rq, int64_t deadline) {
  * worker's next poll, and the task queues behind the others woken there
  * (a yield instead would keep the yielding tasks circling in the local
  * queue ahead of those that overflowed it). */
-static ssize_t do_poll(void *p, const corio__io_req *rq, int64_t deadline) {
+static ssize_t do_poll(void *p, const corio__io_req *rq, int64_t deadline,
+                       const corio__fdwatch *watch) {
     unsigned events = (unsigned)rq->flags;
     /* corio__epoll_wait takes a negative descriptor for "no descriptor,
      * only the deadline": a caller's bad one must not become a sleep. */
     if (rq->fd < 0) return -EBADF;
-    int r = corio__epoll_wait(p, rq->fd, events, deadline);
+    int r = corio__epoll_wait(p, rq->fd, events, deadline, watch);
     if (r != -EPERM) return r;
     /* epoll refuses regular files: they are always ready (as poll(2) says). */
     return at_once((ssize_t)(events & (POLLIN | POLLOUT)), false);
@@ -279,8 +283,9 @@ static bool nonblocking(int fd) {
     return fl >= 0 && (fl & O_NONBLOCK) != 0; /* EBADF: the call itself says so */
 }
 
-static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
-    if (rq->kind != CORIO__IO_CLOSE && corio__block_killed(corio__block_self())) return -ECANCELED;
+/* The call; `watch`: its descriptor's (io/fdclose.h), or NULL. */
+static ssize_t call(void *p, const corio__io_req *rq, int64_t timeout_ns,
+                    const corio__fdwatch *watch) {
     int64_t deadline = deadline_in(timeout_ns);
     switch (rq->kind) {
     case CORIO__IO_READ:
@@ -288,16 +293,16 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     case CORIO__IO_READV:
     case CORIO__IO_WRITEV:
         if (rq->off >= 0) return in_pool(rq); /* positioned: a file */
-        return stream_call(rq, deadline, true);
+        return stream_call(rq, deadline, true, watch);
     case CORIO__IO_RECV:
     case CORIO__IO_SEND:
     case CORIO__IO_SENDMSG:
-        return stream_call(rq, deadline, true);
+        return stream_call(rq, deadline, true, watch);
     case CORIO__IO_ACCEPT:
         /* Several tasks may accept on one listener and all wake on one
          * connection: on a non-blocking listener the losers get EAGAIN and
          * wait again; a blocking one is checked for readiness first. */
-        return stream_call(rq, deadline, nonblocking(rq->fd));
+        return stream_call(rq, deadline, nonblocking(rq->fd), watch);
     case CORIO__IO_OPENAT:
         /* A FIFO's open that waits for its peer ends at the deadline or a
          * kill (io/epoll_fifo.c); any other open runs in the pool. */
@@ -310,15 +315,33 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     case CORIO__IO_SHUTDOWN:
         return shutdown(rq->fd, rq->flags) < 0 ? -errno : 0;
     case CORIO__IO_CONNECT:
-        return do_connect(rq, deadline);
+        return do_connect(rq, deadline, watch);
     case CORIO__IO_POLL:
-        return do_poll(p, rq, deadline);
+        return do_poll(p, rq, deadline, watch);
     case CORIO__IO_SLEEP: {
-        int r = corio__epoll_wait(p, -1, 0, deadline_in(rq->ns));
+        int r = corio__epoll_wait(p, -1, 0, deadline_in(rq->ns), NULL);
         return r == -ETIMEDOUT ? 0 : r;
     }
     }
     return -EINVAL;
+}
+
+static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
+    if (rq->kind != CORIO__IO_CLOSE && corio__block_killed(corio__block_self())) return -ECANCELED;
+    /* The whole call, not only its waits, is one corio_close waits for
+     * (io/fdclose.h): its system calls on fd then all reach the file the
+     * number had when the call began.  An open names a directory, a close
+     * is the closer's own, a sleep has no descriptor. */
+    if (rq->fd < 0 || rq->kind == CORIO__IO_OPENAT || rq->kind == CORIO__IO_CLOSE ||
+        rq->kind == CORIO__IO_SLEEP)
+        return call(p, rq, timeout_ns, NULL);
+    corio__fdwatch watch;
+    int r = corio__fdwatch_add(&watch, rq->fd);
+    if (r < 0) return r;
+    if (r == 1) (void)corio__io_current(&p); /* it waited for a close: read p afresh */
+    ssize_t n = call(p, rq, timeout_ns, &watch);
+    corio__fdwatch_del(&watch);
+    return n;
 }
 
 const corio__io_backend corio__epoll_backend = {

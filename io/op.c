@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "corio/task.h"
+#include "io/fdclose.h"
 #include "runtime/block.h"
 
 /* Which completions the owner has reaped (op->seen). */
@@ -44,6 +45,8 @@ static struct io_uring_sqe *begin(corio__op *op, int64_t timeout_ns, bool killab
             op->seen = 0;
             op->recancels = 0;
             op->cancel_asked = false;
+            op->close_asked = false;
+            op->watch = NULL;
             op->unkillable = !killable;
             for (unsigned i = 0; i < CORIO__MAIL_N; i++) {
                 op->mail[i].op = op;
@@ -142,13 +145,20 @@ int corio__op_wait(corio__op *op) {
     corio__ring_filled(op->ring, op->has_timeout ? 2u : 1u);
     /* acquire: pairs with the release of the last completion (op.h). */
     while (!atomic_load_explicit(&op->done, memory_order_acquire)) {
-        if (!op->cancel_asked && !op->unkillable && corio__block_killed(op->task))
-            ask_cancel(op);
+        if (!op->cancel_asked && !op->unkillable) {
+            if (corio__block_killed(op->task)) {
+                ask_cancel(op);
+            } else if (corio__fdwatch_closed(op->watch)) {
+                op->close_asked = true;
+                ask_cancel(op);
+            }
+        }
         corio__block_suspend();
     }
     /* Why the wait ended, not what the CQE says (op.h). */
     int res = op->res;
     if (interrupted(res)) {
+        if (op->close_asked) return -EBADF;
         if (op->cancel_asked) return -ECANCELED;
         if (op->timed_out) return -ETIMEDOUT;
         if (res <= -512) return -EINTR; /* never the kernel's internal codes */

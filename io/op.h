@@ -93,7 +93,9 @@ struct __attribute__((aligned(8))) corio__op {
     unsigned char seen;       /* completions reaped so far (owner only) */
     unsigned char recancels;  /* missed cancels sent again (owner only) */
     bool cancel_asked;        /* the task asked for a cancel (task only) */
+    bool close_asked;         /* ...because corio_close flagged `watch` */
     bool unkillable;          /* never cancelled (task only) */
+    const struct corio__fdwatch *watch; /* the call's descriptor, or NULL (fdclose.h) */
     struct __kernel_timespec ts; /* the timeout's (or sleep's) time */
     struct io_uring_sqe *sqe[2]; /* between begin and wait only */
     corio__mail mail[CORIO__MAIL_N]; /* its cancel requests (ring.h) */
@@ -112,7 +114,9 @@ struct io_uring_sqe *corio__op_begin_unkillable(corio__op *op, int *err);
 struct io_uring_sqe *corio__op_begin_blocking(corio__op *op, int64_t timeout_ns, int *err);
 /* Submit (in the worker's next batch) and wait for every completion; the
  * result, or -ETIMEDOUT when the timeout fired, -ECANCELED when the task was
- * killed, and the operation was interrupted by either (see above). */
+ * killed, -EBADF when corio_close flagged op->watch (set it between begin
+ * and wait; io/fdclose.h), and the operation was interrupted by one of
+ * them (see above).  A close is asked for as a kill is: one cancel. */
 int corio__op_wait(corio__op *op);
 /* The reaper's side: a completion for op with this tag.  True when it was
  * the last one (the task was woken; op must not be touched again). */

@@ -12,6 +12,7 @@
 
 #include "corio/io.h"
 #include "io/backend.h"
+#include "io/fdclose.h"
 #include "runtime/wait.h"
 
 /* Hand `rq` to the backend of the worker the task runs on now: -EPERM
@@ -77,9 +78,18 @@ int corio_openat(int dirfd, const char *path, int flags, mode_t mode, int64_t ti
     return (int)run(&rq, timeout_ns);
 }
 
-int corio_close(int fd) {
+static int close_now(int fd) {
     corio__io_req rq = {.kind = CORIO__IO_CLOSE, .fd = fd};
     return (int)run(&rq, CORIO_FOREVER);
+}
+
+/* The waits on fd end first (io/fdclose.h). */
+int corio_close(int fd) {
+    if (fd < 0) return -EBADF;
+    void *p;
+    const corio__io_backend *b = corio__io_current(&p);
+    if (b == NULL) return p == NULL ? -EPERM : -ENOTSUP;
+    return corio__fd_close(fd, close_now);
 }
 
 ssize_t corio_recv(int fd, void *buf, size_t len, int flags, int64_t timeout_ns) {

@@ -11,6 +11,7 @@
 
 #include "corio/io.h"
 #include "io/backend.h"
+#include "io/fdclose.h"
 #include "io/op.h"
 #include "runtime/block.h"
 #include "runtime/wait.h"
@@ -104,11 +105,8 @@ static int open_wait_peer(const corio__io_req *rq, int res, int64_t deadline) {
     return res; /* no /proc: the descriptor as the kernel gave it */
 }
 
-static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
-    (void)p; /* op_begin reads the current ring itself, on every retry */
-    ssize_t now;
-    if ((rq->kind == CORIO__IO_SEND || rq->kind == CORIO__IO_SENDMSG) && send_now(rq, &now))
-        return now;
+/* The request on the ring; `watch`: its descriptor's, or NULL. */
+static ssize_t on_ring(const corio__io_req *rq, int64_t timeout_ns, const corio__fdwatch *watch) {
     /* The message header of a SENDMSG: read by the kernel until the
      * operation completes, which is before this function returns. */
     struct msghdr msg = {.msg_iov = (struct iovec *)rq->iov, .msg_iovlen = (size_t)rq->iovcnt};
@@ -121,6 +119,7 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
         : rq->kind == CORIO__IO_SLEEP ? corio__op_begin(&op, CORIO_FOREVER, &err)
                                       : corio__op_begin(&op, timeout_ns, &err);
     if (sqe == NULL) return err;
+    op.watch = watch;
     switch (rq->kind) {
     case CORIO__IO_READ:
         io_uring_prep_read(sqe, rq->fd, rq->buf, rw_len(rq->len), file_off(rq->off));
@@ -174,6 +173,25 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     }
     if (rq->kind == CORIO__IO_OPENAT) return open_wait_peer(rq, corio__op_wait(&op), deadline);
     return corio__op_wait(&op);
+}
+
+static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
+    (void)p; /* op_begin reads the current ring itself, on every retry */
+    ssize_t now;
+    if ((rq->kind == CORIO__IO_SEND || rq->kind == CORIO__IO_SENDMSG) && send_now(rq, &now))
+        return now;
+    /* Every wait on a descriptor is one corio_close must be able to end
+     * (io/fdclose.h); an open's is a directory's, a close is the closer's
+     * own, a sleep has none. */
+    if (rq->fd < 0 || rq->kind == CORIO__IO_OPENAT || rq->kind == CORIO__IO_CLOSE ||
+        rq->kind == CORIO__IO_SLEEP)
+        return on_ring(rq, timeout_ns, NULL);
+    corio__fdwatch watch;
+    int r = corio__fdwatch_add(&watch, rq->fd);
+    if (r < 0) return r; /* a yield (1) is harmless: op_begin finds the ring */
+    ssize_t n = on_ring(rq, timeout_ns, &watch);
+    corio__fdwatch_del(&watch);
+    return n;
 }
 
 const corio__io_backend corio__uring_backend = {

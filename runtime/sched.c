@@ -32,6 +32,7 @@
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "corio/coro.h"
 #include "runtime/panic.h"
 #include "runtime/sched.h"
+#include "runtime/wait.h"
 
 #define MAX_WORKERS 1024u
 
@@ -117,7 +119,8 @@ int corio__rt_create_ops(corio_rt **out, const corio_rt_opts *opts,
     corio__idle_init(&rt->idle, n);
     pthread_mutex_init(&rt->inject_lock, NULL);
     pthread_mutex_init(&rt->live_lock, NULL);
-    pthread_cond_init(&rt->live_cond, NULL);
+    /* Monotonic: the drain's deadline (corio_rt_shutdown_drain). */
+    corio__cond_init_monotonic(&rt->live_cond);
     pthread_mutex_init(&rt->start_lock, NULL);
     pthread_cond_init(&rt->start_cond, NULL);
     for (unsigned i = 0; i < n; i++) {
@@ -237,6 +240,19 @@ static void wait_idle(corio_rt *rt) {
     pthread_mutex_unlock(&rt->live_lock);
 }
 
+/* wait_idle until the CLOCK_MONOTONIC `deadline` (-1: none). */
+static void wait_idle_until(corio_rt *rt, int64_t deadline) {
+    if (deadline < 0) {
+        wait_idle(rt);
+        return;
+    }
+    struct timespec ts = corio__timespec(deadline);
+    pthread_mutex_lock(&rt->live_lock);
+    while (corio__rt_live(rt) != 0)
+        if (pthread_cond_timedwait(&rt->live_cond, &rt->live_lock, &ts) == ETIMEDOUT) break;
+    pthread_mutex_unlock(&rt->live_lock);
+}
+
 int corio_rt_wait_idle(corio_rt *rt) {
     if (rt == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
@@ -289,4 +305,23 @@ int corio_rt_shutdown(corio_rt *rt) {
     destroy_parkers(rt);
     free_rt(rt);
     return 0;
+}
+
+/* The drain is a wait for idleness with a deadline in front of the
+ * shutdown: nothing is refused or killed during it, so the tasks finish
+ * as they would (a handler may still spawn a helper); the shutdown then
+ * kills whatever is left.  The count is read before the shutdown's kill:
+ * the tasks alive when the drain ended. */
+int corio_rt_shutdown_drain(corio_rt *rt, int64_t drain_ns) {
+    if (rt == NULL) return -EINVAL;
+    if (corio__worker_self() != NULL) return -EPERM;
+    /* relaxed: only one drain may go on; the shutdown orders the rest. */
+    if (atomic_exchange_explicit(&rt->draining, 1, memory_order_relaxed) ||
+        atomic_load_explicit(&rt->shutting_down, memory_order_relaxed))
+        return -EINVAL;
+    if (drain_ns != 0) wait_idle_until(rt, corio__deadline(drain_ns));
+    uint64_t left = corio__rt_live(rt);
+    int r = corio_rt_shutdown(rt);
+    if (r < 0) return r;
+    return left > INT_MAX ? INT_MAX : (int)left;
 }

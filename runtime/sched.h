@@ -95,6 +95,7 @@ struct corio_rt {
     /* lifecycle (sched.c) */
     _Atomic int stopping;      /* workers exit their loop */
     _Atomic int shutting_down; /* spawns refused (read under a task lock: task.c) */
+    _Atomic int draining;      /* corio_rt_shutdown_drain began */
     _Atomic int closed;        /* every task has ended: plain-thread calls refused */
     _Atomic unsigned ext_users; /* plain-thread calls in progress (spawn, join) */
     /* Live tasks = ext_spawned + sum(workers' spawned) - sum(finished); see

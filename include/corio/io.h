@@ -19,7 +19,9 @@
  *   -ETIMEDOUT  the timeout passed (`timeout_ns` >= 0; CORIO_FOREVER, a
  *               negative value, means none).  The operation was cancelled:
  *               a read or a write may still have moved part of the data
- *               (as a socket timeout does).
+ *               (as a socket timeout does);
+ *   -EBADF      corio_close closed the descriptor while the call waited
+ *               on it (the operation was cancelled first).
  * A call returns only once the kernel is done with its buffers (also when
  * it was cancelled), so buffers on the task's stack are safe.
  *
@@ -72,8 +74,22 @@ CORIO_API int corio_fsync(int fd, int datasync, int64_t timeout_ns);
 /** openat(2): a descriptor (O_CLOEXEC is added). */
 CORIO_API int corio_openat(int dirfd, const char *path, int flags, mode_t mode,
                            int64_t timeout_ns);
-/** close(2) through the ring.  No timeout: a close cannot be undone, and
- *  it is not cancelled by a kill (it completes, then the kill is seen). */
+/** Close `fd`, first ending every wait on it: each task blocked in a
+ *  corio call on `fd` (recv, send, accept, connect, read, write, poll,
+ *  stream reads; any worker) returns -EBADF, unless its call completed
+ *  first (then its result stands).  The number is closed only after those
+ *  tasks have left their calls, so no operation of theirs is left in the
+ *  kernel on it.  A call on `fd` that begins while it is being closed
+ *  waits for the close and then runs on what the number names then
+ *  (usually nothing: -EBADF).  Shutting down a server: close its listener
+ *  and the accepting task gets -EBADF (docs/server.md).
+ *  No timeout: a close cannot be undone, and it is not cancelled by a kill
+ *  (it completes, then the kill is seen).  Suspends the caller while the
+ *  waits end (the time of one cancel each).  Tasks only.  Errors: -EBADF
+ *  (fd < 0, not open, or being closed by another corio_close right now),
+ *  -EPERM (not in a task), -ENOTSUP (a runtime without I/O), -EIO and the
+ *  rest of close(2)'s.  Only waits inside corio calls are seen: a plain
+ *  thread blocked in read(2) on fd is not woken. */
 CORIO_API int corio_close(int fd);
 
 /* ---- sockets ----------------------------------------------------------- */

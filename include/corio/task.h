@@ -158,6 +158,23 @@ CORIO_API int corio_rt_wait_idle(corio_rt *rt);
  *  -ECANCELED and keeps running delays this. */
 CORIO_API int corio_rt_shutdown(corio_rt *rt);
 
+/** Shut down after a drain: wait up to drain_ns (CORIO_FOREVER, any
+ *  negative value: no limit; 0: none) for every task to end by itself,
+ *  then do corio_rt_shutdown, which kills the tasks still alive (they see
+ *  -ECANCELED).  Nothing is refused or killed during the drain: spawns
+ *  still work (a request's handler may start a helper), so the program
+ *  first tells its tasks to finish, typically by closing its listeners
+ *  with corio_close (each acceptor gets -EBADF) and letting the
+ *  connections end their requests (docs/server.md).  Returns how many
+ *  tasks were still alive when the drain ended (0: all ended by
+ *  themselves; the rest were killed), or an error: -EINVAL (rt NULL, or
+ *  a drain or shutdown of rt already began), -EPERM (called from a worker
+ *  thread of any runtime).  Blocks the calling plain thread; `rt` is
+ *  invalid once it returns >= 0.  Calling corio_rt_shutdown on rt from
+ *  another thread during the drain is an error the runtime cannot catch
+ *  (rt is freed under the drain). */
+CORIO_API int corio_rt_shutdown_drain(corio_rt *rt, int64_t drain_ns);
+
 /** Counters of worker `w` (0 <= w < workers).  Errors: -EINVAL. */
 CORIO_API int corio_rt_metrics(const corio_rt *rt, unsigned w, corio_worker_metrics *out);
 

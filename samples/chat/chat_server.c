@@ -251,8 +251,8 @@ static void *serve(void *arg) {
     corio_tid acc;
     if (corio_task_spawn(&acc, acceptor, (void *)(intptr_t)sv->lfd) != 0) return (void *)1;
     sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
-    /* 1. No new clients. */
-    corio_task_kill(acc);
+    /* 1. No new clients: the acceptor's accept says -EBADF. */
+    corio_close(sv->lfd);
     corio_task_join(acc, NULL);
     /* 2. Every writer sends its queue and "server shutting down". */
     pthread_mutex_lock(&room.lock);
@@ -323,8 +323,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "chat_server: listening on %s, %u workers, backend %s\n", name,
             corio_rt_workers(rt), corio_rt_backend(rt));
     void *failed = NULL;
-    r = corio_rt_run(rt, serve, &sv, &failed);
-    close(sv.lfd);
+    r = corio_rt_run(rt, serve, &sv, &failed); /* serve closes the listener */
     int down = corio_rt_shutdown(rt);
     corio_taskset_destroy(conns);
     fprintf(stderr, "chat_server: %s: accepted=%ld lines=%ld cut_off=%ld\n",

@@ -79,7 +79,7 @@ static void *connection(void *arg) {
     return NULL;
 }
 
-/* Accept until killed. */
+/* Accept until the listener is closed (or the task killed). */
 static void *acceptor(void *arg) {
     int lfd = (int)(intptr_t)arg;
     int64_t last_log = 0;
@@ -90,7 +90,7 @@ static void *acceptor(void *arg) {
             continue;
         }
         int c = corio_accept(lfd, NULL, NULL, 0, CORIO_FOREVER);
-        if (c == -ECANCELED) break;
+        if (c == -EBADF || c == -ECANCELED) break; /* the listener closed, or killed */
         if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
             atomic_fetch_add_explicit(&st.fd_exhausted, 1, memory_order_relaxed);
             refused_since_log++;
@@ -136,9 +136,8 @@ static void *serve(void *arg) {
     corio_tid acc;
     if (corio_task_spawn(&acc, acceptor, (void *)(intptr_t)sv->lfd) < 0) return (void *)1;
     sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
-    corio_task_kill(acc);
+    corio_close(sv->lfd); /* the acceptor's accept says -EBADF; new clients are refused */
     corio_task_join(acc, NULL);
-    close(sv->lfd); /* new clients are refused from here on */
     if (corio_taskset_join(conns, CORIO_MS(sv->drain_ms)) == -ETIMEDOUT) {
         sv->left = (long)corio_taskset_len(conns);
         corio_taskset_cancel(conns);
