@@ -46,6 +46,12 @@ int64_t corio__io_now(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int64_t corio__io_left(int64_t deadline) {
+    if (deadline < 0) return CORIO_FOREVER;
+    int64_t l = deadline - corio__io_now();
+    return l > 0 ? l : 0;
+}
+
 /* The choice line: printed when it differs from the last one printed, so
  * a process that creates many runtimes says it once. */
 static void say(const char *backend, const char *why) {

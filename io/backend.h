@@ -83,5 +83,10 @@ ssize_t corio__writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout
 
 /* Nanoseconds of CLOCK_MONOTONIC (the clock of every deadline here). */
 int64_t corio__io_now(void);
+/* What is left of a deadline (from corio__deadline: -1 none) as the
+ * timeout of the next call in a loop of calls (send_all, a stream's
+ * fills): CORIO_FOREVER for none, else >= 0 (0 once it passed: the call
+ * still tries once without waiting). */
+int64_t corio__io_left(int64_t deadline);
 
 #endif

@@ -113,12 +113,7 @@ ssize_t corio_sendv(int fd, const struct iovec *iov, int iovcnt, int flags, int6
 /* A loop of calls (send_all, recv_all) keeps one deadline for all of
  * them: corio__deadline saturates, so a timeout too large for the clock
  * (INT64_MAX) is no deadline (-1), as it would never come; now + timeout
- * would overflow.  The time left of it for the next call; none stays. */
-static int64_t left(int64_t deadline) {
-    if (deadline < 0) return CORIO_FOREVER;
-    int64_t l = deadline - corio__io_now();
-    return l > 0 ? l : 0;
-}
+ * would overflow.  Each call gets what is left of it (corio__io_left). */
 
 ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns,
                        size_t *sent) {
@@ -126,7 +121,7 @@ ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags, int64_t t
     size_t done = 0;
     ssize_t r = 0;
     while (done < len) {
-        r = corio_send(fd, (const char *)buf + done, len - done, flags, left(deadline));
+        r = corio_send(fd, (const char *)buf + done, len - done, flags, corio__io_left(deadline));
         if (r < 0) break;
         if (r == 0) { /* no progress on a stream socket: treat as closed */
             r = -EPIPE;
@@ -144,7 +139,7 @@ ssize_t corio_recv_all(int fd, void *buf, size_t len, int flags, int64_t timeout
     size_t done = 0;
     ssize_t r = 0;
     while (done < len) {
-        r = corio_recv(fd, (char *)buf + done, len - done, flags, left(deadline));
+        r = corio_recv(fd, (char *)buf + done, len - done, flags, corio__io_left(deadline));
         if (r < 0) break;
         if (r == 0) {
             r = done == 0 ? 0 : -EPIPE;
@@ -221,13 +216,13 @@ ssize_t corio__writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout
     iov_advance(iov, iovcnt, &first, 0); /* skip leading empty buffers */
     while (first < iovcnt) {
         if (sock) {
-            r = corio_sendv(fd, iov + first, iovcnt - first, 0, left(deadline));
+            r = corio_sendv(fd, iov + first, iovcnt - first, 0, corio__io_left(deadline));
             if (r == -ENOTSOCK) {
                 sock = false;
                 continue;
             }
         } else {
-            r = corio_writev(fd, iov + first, iovcnt - first, -1, left(deadline));
+            r = corio_writev(fd, iov + first, iovcnt - first, -1, corio__io_left(deadline));
         }
         if (r < 0) break;
         if (r == 0) { /* no progress: the descriptor takes no more */

@@ -77,13 +77,6 @@ size_t corio_stream_buffered(const corio_stream *s) { return s == NULL ? 0 : s->
 
 size_t corio_stream_pending(const corio_stream *s) { return s == NULL ? 0 : s->wlen; }
 
-/* The time left until `deadline` (corio__deadline's form), as a timeout. */
-static int64_t left(int64_t deadline) {
-    if (deadline < 0) return CORIO_FOREVER;
-    int64_t l = deadline - corio__io_now();
-    return l > 0 ? l : 0;
-}
-
 /* ---- reading -------------------------------------------------------------- */
 
 static void take(corio_stream *s, size_t n) {
@@ -144,7 +137,7 @@ ssize_t corio_stream_read_until(corio_stream *s, int delim, void *buf, size_t ca
          * make it a record (a last one without a delimiter), so a buffer
          * with room left takes one more receive to find out. */
         if (s->rlen > limit || (s->rlen == s->rcap && !s->eof)) return -EMSGSIZE;
-        ssize_t r = fill(s, left(deadline));
+        ssize_t r = fill(s, corio__io_left(deadline));
         if (r < 0) return r;
         if (r == 0) { /* the end: the tail without a delimiter, if any */
             size_t n = s->rlen;
@@ -183,7 +176,7 @@ ssize_t corio_stream_skip_until(corio_stream *s, int delim, int64_t timeout_ns) 
         take(s, n);
         dropped += n;
         if (hit != NULL) return (ssize_t)dropped;
-        ssize_t r = fill(s, left(deadline));
+        ssize_t r = fill(s, corio__io_left(deadline));
         if (r < 0) return r;
         if (r == 0) return (ssize_t)dropped;
     }
@@ -226,7 +219,7 @@ ssize_t corio_stream_read_full(corio_stream *s, void *buf, size_t len, int64_t t
                 memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
                 s->rpos = 0;
             }
-            ssize_t r = fill(s, left(deadline));
+            ssize_t r = fill(s, corio__io_left(deadline));
             if (r < 0) return r;
             if (r == 0) return s->rlen == 0 ? 0 : -EPIPE;
         }
@@ -243,7 +236,7 @@ ssize_t corio_stream_read_full(corio_stream *s, void *buf, size_t len, int64_t t
         if (s->eof) {
             r = 0;
         } else {
-            r = receive(s, (char *)buf + done, len - done, left(deadline));
+            r = receive(s, (char *)buf + done, len - done, corio__io_left(deadline));
             if (r == 0) s->eof = true;
         }
         if (r <= 0) break;
@@ -266,7 +259,7 @@ ssize_t corio_stream_peek(corio_stream *s, const void **p, size_t want, int64_t 
             memmove(s->rbuf, s->rbuf + s->rpos, s->rlen);
             s->rpos = 0;
         }
-        ssize_t r = fill(s, left(deadline));
+        ssize_t r = fill(s, corio__io_left(deadline));
         if (r < 0) return r;
         if (r == 0) break;
     }

@@ -71,11 +71,7 @@ static int send_now(const corio__io_req *rq, ssize_t *out) {
  * opens. */
 
 static int open_blocking(int dirfd, const char *path, int flags, mode_t mode, int64_t deadline) {
-    int64_t left = -1;
-    if (deadline >= 0) {
-        left = deadline - corio__now_ns();
-        if (left < 0) left = 0;
-    }
+    int64_t left = corio__io_left(deadline);
     corio__op op;
     int err;
     struct io_uring_sqe *sqe = corio__op_begin_blocking(&op, left, &err);
