@@ -18,9 +18,10 @@
  * second and retries every 10 ms; the connections it has go on.
  *
  * On SIGINT/SIGTERM (waited for by a task: corio/signal.h): the
- * listening socket is closed first, open connections (a task set) get
- * --drain-ms to end, the rest are cancelled, and one stats line goes to
- * stderr (docs/server.md describes the pattern). */
+ * listening socket is closed first (the acceptor's accept says -EBADF),
+ * the runtime drains: open connections get --drain-ms to end, the rest
+ * are cancelled, and one stats line goes to stderr (docs/server.md
+ * describes the pattern). */
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <signal.h>
@@ -38,13 +39,12 @@
 #define BUF_SIZE (16 * 1024)
 
 static struct {
-    _Atomic long peak, accepted, resets;
+    _Atomic long open, peak, accepted, resets;
     _Atomic long long bytes, recvs;
     _Atomic long fd_exhausted; /* accepts refused for lack of descriptors */
 } st;
 
 static long max_conns = 10000;
-static corio_taskset *conns; /* the connection tasks: forgotten as they end */
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -74,6 +74,7 @@ static void *connection(void *arg) {
         corio_stream_destroy(s);
     }
     corio_close(fd);
+    atomic_fetch_sub_explicit(&st.open, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st.bytes, bytes, memory_order_relaxed);
     atomic_fetch_add_explicit(&st.recvs, recvs, memory_order_relaxed);
     return NULL;
@@ -85,7 +86,7 @@ static void *acceptor(void *arg) {
     int64_t last_log = 0;
     long refused_since_log = 0;
     for (;;) {
-        if ((long)corio_taskset_len(conns) >= max_conns) {
+        if (atomic_load_explicit(&st.open, memory_order_relaxed) >= max_conns) {
             if (corio_sleep_ms(5) < 0) break;
             continue;
         }
@@ -97,8 +98,8 @@ static void *acceptor(void *arg) {
             int64_t t = now_ms();
             if (t - last_log >= 1000) {
                 fprintf(stderr, "echo_server: accept: %s (%ld times since the last report); "
-                        "serving the %zu open connections, retrying\n",
-                        strerror(-c), refused_since_log, corio_taskset_len(conns));
+                        "serving the %ld open connections, retrying\n",
+                        strerror(-c), refused_since_log, atomic_load(&st.open));
                 last_log = t;
                 refused_since_log = 0;
             }
@@ -109,11 +110,14 @@ static void *acceptor(void *arg) {
         }
         if (c < 0) continue; /* ECONNABORTED and the like: that client only */
         atomic_fetch_add_explicit(&st.accepted, 1, memory_order_relaxed);
-        if (corio_taskset_spawn(conns, NULL, connection, (void *)(intptr_t)c) < 0) {
+        long a = atomic_fetch_add_explicit(&st.open, 1, memory_order_relaxed) + 1;
+        corio_tid t;
+        if (corio_task_spawn(&t, connection, (void *)(intptr_t)c) < 0) {
+            atomic_fetch_sub_explicit(&st.open, 1, memory_order_relaxed);
             corio_close(c);
             continue;
         }
-        long a = (long)corio_taskset_len(conns);
+        corio_task_detach(t);
         long p = atomic_load_explicit(&st.peak, memory_order_relaxed);
         while (a > p && !atomic_compare_exchange_weak(&st.peak, &p, a)) {
         }
@@ -126,23 +130,17 @@ typedef struct server {
     long drain_ms;
     sigset_t sigs;
     int sig;
-    long left; /* connections cancelled after the drain time */
 } server;
 
-/* Accept until SIGINT/SIGTERM; then stop accepting, give the open
- * connections drain_ms to end, and cancel the rest. */
+/* Accept until SIGINT/SIGTERM, then close the listener: the acceptor
+ * leaves, and main drains the connections. */
 static void *serve(void *arg) {
     server *sv = arg;
     corio_tid acc;
     if (corio_task_spawn(&acc, acceptor, (void *)(intptr_t)sv->lfd) < 0) return (void *)1;
+    corio_task_detach(acc);
     sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
-    corio_close(sv->lfd); /* the acceptor's accept says -EBADF; new clients are refused */
-    corio_task_join(acc, NULL);
-    if (corio_taskset_join(conns, CORIO_MS(sv->drain_ms)) == -ETIMEDOUT) {
-        sv->left = (long)corio_taskset_len(conns);
-        corio_taskset_cancel(conns);
-        corio_taskset_join(conns, CORIO_FOREVER);
-    }
+    corio_close(sv->lfd);
     return NULL;
 }
 
@@ -195,7 +193,6 @@ int main(int argc, char **argv) {
     corio_rt_opts o = {0};
     o.workers = workers;
     int r = corio_rt_create(&rt, &o);
-    if (r == 0) r = corio_taskset_create(&conns, rt);
     if (r < 0) {
         fprintf(stderr, "echo_server: cannot start the runtime: %s\n", strerror(-r));
         return 1;
@@ -208,14 +205,15 @@ int main(int argc, char **argv) {
     r = corio_rt_run(rt, serve, &sv, &failed);
     const char *backend = corio_rt_backend(rt); /* a static name */
     unsigned nw = corio_rt_workers(rt);
-    int down = corio_rt_shutdown(rt);
-    corio_taskset_destroy(conns);
+    /* The connections still open when the drain ends are cancelled. */
+    int left = corio_rt_shutdown_drain(rt, CORIO_MS(sv.drain_ms));
     fprintf(stderr,
             "echo_server: stats: signal=%s backend=%s workers=%u accepted=%ld peak_conns=%ld "
-            "bytes_echoed=%lld recvs=%lld resets=%ld fd_exhausted=%ld cancelled_at_exit=%ld "
+            "bytes_echoed=%lld recvs=%lld resets=%ld fd_exhausted=%ld cancelled_at_exit=%d "
             "shutdown=%d\n",
             sv.sig == SIGINT ? "INT" : "TERM", backend, nw, atomic_load(&st.accepted),
             atomic_load(&st.peak), atomic_load(&st.bytes), atomic_load(&st.recvs),
-            atomic_load(&st.resets), atomic_load(&st.fd_exhausted), sv.left, down);
-    return r == 0 && failed == NULL && down == 0 ? 0 : 1;
+            atomic_load(&st.resets), atomic_load(&st.fd_exhausted), left < 0 ? 0 : left,
+            left < 0 ? left : 0);
+    return r == 0 && failed == NULL && left >= 0 ? 0 : 1;
 }
