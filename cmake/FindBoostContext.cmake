@@ -17,3 +17,26 @@ unset(CMAKE_REQUIRED_LIBRARIES)
 if(NOT CORIO_HAVE_FCONTEXT)
   message(FATAL_ERROR "libboost_context.a found at ${CORIO_BOOST_CONTEXT_A} but make_fcontext does not link from C")
 endif()
+
+# The three fcontext objects themselves, taken out of the archive when the
+# project is configured: libcorio.a carries them, so that a static link of
+# corio needs liburing and pthreads only and a user never names Boost
+# (docs/build.md, "Installing").  libcorio.so links the archive instead and
+# keeps its symbols local (--exclude-libs).
+set(CORIO_FCONTEXT_DIR ${PROJECT_BINARY_DIR}/fcontext)
+file(MAKE_DIRECTORY ${CORIO_FCONTEXT_DIR})
+execute_process(COMMAND ${CMAKE_AR} t ${CORIO_BOOST_CONTEXT_A}
+  OUTPUT_VARIABLE _corio_members RESULT_VARIABLE _corio_rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+string(REPLACE "\n" ";" _corio_members "${_corio_members}")
+list(FILTER _corio_members INCLUDE REGEX "^(jump|make|ontop)_.*[.]o(bj)?$")
+list(LENGTH _corio_members _corio_n)
+if(NOT _corio_rc EQUAL 0 OR NOT _corio_n EQUAL 3)
+  message(FATAL_ERROR "expected the jump/make/ontop fcontext objects in ${CORIO_BOOST_CONTEXT_A}, "
+    "found: ${_corio_members}")
+endif()
+execute_process(COMMAND ${CMAKE_AR} x ${CORIO_BOOST_CONTEXT_A} ${_corio_members}
+  WORKING_DIRECTORY ${CORIO_FCONTEXT_DIR} RESULT_VARIABLE _corio_rc)
+if(NOT _corio_rc EQUAL 0)
+  message(FATAL_ERROR "could not extract the fcontext objects of ${CORIO_BOOST_CONTEXT_A}")
+endif()
+list(TRANSFORM _corio_members PREPEND ${CORIO_FCONTEXT_DIR}/ OUTPUT_VARIABLE CORIO_FCONTEXT_OBJECTS)
