@@ -20,5 +20,6 @@
 #include "corio/frame.h"
 #include "corio/stream.h"
 #include "corio/signal.h"
+#include "corio/dump.h"
 
 #endif

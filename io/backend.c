@@ -40,6 +40,20 @@ const corio__io_backend *corio__io_current(void **p) {
     return NULL;
 }
 
+const char *corio__io_kind_name(unsigned kind) {
+    static const char *const names[] = {
+        [CORIO__IO_READ] = "read",       [CORIO__IO_WRITE] = "write",
+        [CORIO__IO_READV] = "readv",     [CORIO__IO_WRITEV] = "writev",
+        [CORIO__IO_FSYNC] = "fsync",     [CORIO__IO_OPENAT] = "openat",
+        [CORIO__IO_CLOSE] = "close",     [CORIO__IO_RECV] = "recv",
+        [CORIO__IO_SEND] = "send",       [CORIO__IO_SENDMSG] = "sendmsg",
+        [CORIO__IO_ACCEPT] = "accept",   [CORIO__IO_CONNECT] = "connect",
+        [CORIO__IO_SHUTDOWN] = "shutdown", [CORIO__IO_POLL] = "poll",
+        [CORIO__IO_SLEEP] = "sleep",
+    };
+    return kind < sizeof names / sizeof names[0] && names[kind] != NULL ? names[kind] : "io";
+}
+
 int64_t corio__io_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

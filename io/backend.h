@@ -81,6 +81,10 @@ const corio__io_backend *corio__io_current(void **p);
 ssize_t corio__writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ns,
                           size_t *sent, bool sock);
 
+/* The call a request kind stands for, as the task dump names it
+ * ("recv", "accept", ...; io/dump.c). */
+const char *corio__io_kind_name(unsigned kind);
+
 /* Nanoseconds of CLOCK_MONOTONIC (the clock of every deadline here). */
 int64_t corio__io_now(void);
 /* What is left of a deadline (from corio__deadline: -1 none) as the

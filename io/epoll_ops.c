@@ -39,6 +39,7 @@
 #include "io/epoll_fifo.h"
 #include "io/fdclose.h"
 #include "runtime/block.h"
+#include "runtime/note.h"
 
 /* ---- the blocking-call pool --------------------------------------------- */
 
@@ -332,15 +333,22 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
      * (io/fdclose.h): its system calls on fd then all reach the file the
      * number had when the call began.  An open names a directory, a close
      * is the closer's own, a sleep has no descriptor. */
+    corio__note_wait(rq->kind == CORIO__IO_SLEEP ? CORIO__WHY_SLEEP : CORIO__WHY_IO, rq->kind,
+                     rq->kind == CORIO__IO_SLEEP ? deadline_in(rq->ns) : rq->fd);
+    ssize_t n;
     if (rq->fd < 0 || rq->kind == CORIO__IO_OPENAT || rq->kind == CORIO__IO_CLOSE ||
-        rq->kind == CORIO__IO_SLEEP)
-        return call(p, rq, timeout_ns, NULL);
-    corio__fdwatch watch;
-    int r = corio__fdwatch_add(&watch, rq->fd);
-    if (r < 0) return r;
-    if (r == 1) (void)corio__io_current(&p); /* it waited for a close: read p afresh */
-    ssize_t n = call(p, rq, timeout_ns, &watch);
-    corio__fdwatch_del(&watch);
+        rq->kind == CORIO__IO_SLEEP) {
+        n = call(p, rq, timeout_ns, NULL);
+    } else {
+        corio__fdwatch watch;
+        n = corio__fdwatch_add(&watch, rq->fd);
+        if (n >= 0) {
+            if (n == 1) (void)corio__io_current(&p); /* it waited for a close: read p afresh */
+            n = call(p, rq, timeout_ns, &watch);
+            corio__fdwatch_del(&watch);
+        }
+    }
+    corio__note_done();
     return n;
 }
 

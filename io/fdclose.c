@@ -10,6 +10,7 @@
 #include "runtime/chaos.h"
 #include "runtime/spin.h"
 #include "runtime/wait.h"
+#include "runtime/task.h"
 
 /* A close under way: the mark of its descriptor. */
 typedef struct closer {
@@ -109,7 +110,11 @@ int corio__fd_close(int fd, int (*do_close)(int fd)) {
     CORIO__CHAOS();
     /* Not killable: the descriptor is closed whatever happens.  Each
      * flagged task cancels its wait and leaves: the time of one cancel. */
-    if (flagged > 0) (void)corio__wait_block(&c.wait, -1, false);
+    if (flagged > 0) {
+        corio__note_set(corio__task_note(c.wait.task), CORIO__WHY_CLOSE, 0, fd);
+        (void)corio__wait_block(&c.wait, -1, false);
+        corio__note_clear(corio__task_note(c.wait.task));
+    }
     int r = do_close(fd);
     corio__spin_lock(&b->lock);
     closer **pp = &b->closers;

@@ -14,6 +14,7 @@
 #include "io/fdclose.h"
 #include "io/op.h"
 #include "runtime/block.h"
+#include "runtime/note.h"
 #include "runtime/wait.h"
 
 /* The kernel moves at most this much in one read or write (MAX_RW_COUNT);
@@ -179,14 +180,21 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     /* Every wait on a descriptor is one corio_close must be able to end
      * (io/fdclose.h); an open's is a directory's, a close is the closer's
      * own, a sleep has none. */
+    corio__note_wait(rq->kind == CORIO__IO_SLEEP ? CORIO__WHY_SLEEP : CORIO__WHY_IO, rq->kind,
+                     rq->kind == CORIO__IO_SLEEP ? corio__deadline(rq->ns) : rq->fd);
+    ssize_t n;
     if (rq->fd < 0 || rq->kind == CORIO__IO_OPENAT || rq->kind == CORIO__IO_CLOSE ||
-        rq->kind == CORIO__IO_SLEEP)
-        return on_ring(rq, timeout_ns, NULL);
-    corio__fdwatch watch;
-    int r = corio__fdwatch_add(&watch, rq->fd);
-    if (r < 0) return r; /* a yield (1) is harmless: op_begin finds the ring */
-    ssize_t n = on_ring(rq, timeout_ns, &watch);
-    corio__fdwatch_del(&watch);
+        rq->kind == CORIO__IO_SLEEP) {
+        n = on_ring(rq, timeout_ns, NULL);
+    } else {
+        corio__fdwatch watch;
+        n = corio__fdwatch_add(&watch, rq->fd);
+        if (n >= 0) { /* a yield (1) is harmless: op_begin finds the ring */
+            n = on_ring(rq, timeout_ns, &watch);
+            corio__fdwatch_del(&watch);
+        }
+    }
+    corio__note_done();
     return n;
 }
 

@@ -205,6 +205,30 @@ int corio_rt_metrics(const corio_rt *rt, unsigned i, corio_worker_metrics *out) 
     return 0;
 }
 
+int corio_rt_get_stats(const corio_rt *rt, corio_rt_stats *out) {
+    if (rt == NULL || out == NULL) return -EINVAL;
+    memset(out, 0, sizeof *out);
+    /* Finished first, as corio__rt_live: alive is never below the truth. */
+    for (unsigned i = 0; i < rt->nworkers; i++)
+        out->tasks_finished += atomic_load_explicit(&rt->workers[i].m.finished, memory_order_acquire);
+    out->tasks_spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_acquire);
+    for (unsigned i = 0; i < rt->nworkers; i++) {
+        corio_worker_metrics m;
+        (void)corio_rt_metrics(rt, i, &m);
+        out->tasks_spawned += atomic_load_explicit(&rt->workers[i].m.spawned, memory_order_acquire);
+        out->workers.tasks_run += m.tasks_run;
+        out->workers.spawned += m.spawned;
+        out->workers.steals += m.steals;
+        out->workers.stolen_tasks += m.stolen_tasks;
+        out->workers.stolen_from += m.stolen_from;
+        out->workers.parks += m.parks;
+        out->workers.wakeups += m.wakeups;
+        out->workers.inject_pops += m.inject_pops;
+    }
+    out->tasks_alive = out->tasks_spawned - out->tasks_finished;
+    return 0;
+}
+
 /* Reads every finished counter before any spawned counter.  A task's spawn
  * happens before its finish (release stores, acquire loads), so a finish
  * that is counted always has its spawn counted too: the result is never

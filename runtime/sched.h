@@ -48,6 +48,8 @@ struct corio__worker {
     void *parker;              /* NULL until created (or if that failed) */
     int start_err;             /* the parker's creation: 0 or -errno */
     corio__task *current;      /* the task running now (owner only) */
+    /* current, for a dump on another thread (relaxed; NULL between turns) */
+    _Atomic(corio__task *) running;
     /* run-next slot: filled and emptied by the owner on its hot path, taken
      * by a thief only after it waited a grace period (slot.h, steal.c) */
     corio__slot lifo;
@@ -127,6 +129,14 @@ corio__worker *corio__worker_self(void);
  * yield's hot path. */
 static inline void corio__turn_enter(corio__worker *w, corio__task *t) {
     CORIO__STAT_ADD(w, tasks_run, 1);
+    /* The dump's seqlock (dump.c): the count moves before the task runs;
+     * the fence keeps the task's own writes (its stack) after it. */
+    atomic_store_explicit(&t->note.turns,
+                          atomic_load_explicit(&t->note.turns, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    atomic_store_explicit(&t->note.worker, (int32_t)w->index, memory_order_relaxed);
+    atomic_store_explicit(&w->running, t, memory_order_relaxed);
     (void)corio__state_turn_begin(&t->state);
     t->yielded = false;
     t->budget = CORIO__COOP_BUDGET;

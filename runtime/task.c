@@ -20,6 +20,7 @@
  * joiner has left.
  */
 #include <errno.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "runtime/coro.h"
@@ -149,8 +150,15 @@ static void task_entry(corio__ctx *self) {
     corio__ctx_exit(th, self, &th->root, NULL, NULL);
 }
 
+/* Copy `name` (NULL: none) into a task's name, cut to fit. */
+static void set_name_locked(corio__task *t, const char *name) {
+    size_t n = name != NULL ? strnlen(name, sizeof t->name - 1) : 0;
+    if (n > 0) memcpy(t->name, name, n);
+    t->name[n] = '\0';
+}
+
 static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn fn, void *arg,
-                 void (*unrun)(void *)) {
+                 void (*unrun)(void *), const char *name) {
     corio__task *t = task_get(w);
     if (t == NULL) return -ENOMEM;
     /* Everything a stale-id lookup or the shutdown scan may read is set
@@ -189,6 +197,7 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
         return -ESHUTDOWN;
     }
     t->rt = rt;
+    set_name_locked(t, name);
     t->finished = t->detached = t->joined = false;
     t->nwaiters = 0;
     t->waiters = NULL;
@@ -206,28 +215,43 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
     return 0;
 }
 
-int corio__rt_spawn_hooked(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
-                           void (*unrun)(void *)) {
+static int rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
+                    void (*unrun)(void *), const char *name) {
     if (rt == NULL || fn == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
-    if (w != NULL && w->rt == rt) return spawn(rt, w, tid, fn, arg, unrun);
+    if (w != NULL && w->rt == rt) return spawn(rt, w, tid, fn, arg, unrun, name);
     /* A plain thread (or another runtime's worker): shutdown waits for it
      * to leave before it frees anything (sched.c). */
     if (!corio__rt_ext_enter(rt, true)) return -ESHUTDOWN;
-    int r = spawn(rt, NULL, tid, fn, arg, unrun);
+    int r = spawn(rt, NULL, tid, fn, arg, unrun, name);
     corio__rt_ext_leave(rt);
     return r;
 }
 
-int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg) {
-    return corio__rt_spawn_hooked(rt, tid, fn, arg, NULL);
+int corio__rt_spawn_hooked(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
+                           void (*unrun)(void *)) {
+    return rt_spawn(rt, tid, fn, arg, unrun, NULL);
 }
 
-int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg) {
+int corio_rt_spawn(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg) {
+    return rt_spawn(rt, tid, fn, arg, NULL, NULL);
+}
+
+int corio_rt_spawn_opts(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
+                        const corio_spawn_opts *opts) {
+    return rt_spawn(rt, tid, fn, arg, NULL, opts != NULL ? opts->name : NULL);
+}
+
+int corio_task_spawn_opts(corio_tid *tid, corio_task_fn fn, void *arg,
+                          const corio_spawn_opts *opts) {
     if (fn == NULL) return -EINVAL;
     corio__worker *w = corio__worker_self();
     if (w == NULL || w->current == NULL) return -EPERM;
-    return spawn(w->rt, w, tid, fn, arg, NULL);
+    return spawn(w->rt, w, tid, fn, arg, NULL, opts != NULL ? opts->name : NULL);
+}
+
+int corio_task_spawn(corio_tid *tid, corio_task_fn fn, void *arg) {
+    return corio_task_spawn_opts(tid, fn, arg, NULL);
 }
 
 /* ---- the calling task ----------------------------------------------------- */
@@ -256,6 +280,52 @@ int corio_task_worker(void) {
 
 /* corio_task_yield lives in yield.c, next to the direct switch it makes. */
 
+/* The task `tid` names (0: the caller), locked; NULL with *err set. */
+static corio__task *named_lock(corio_tid tid, int *err) {
+    if (tid == 0) {
+        corio__task *t = self_task();
+        if (t == NULL) {
+            *err = -EPERM;
+            return NULL;
+        }
+        corio__spin_lock(&t->lock);
+        return t;
+    }
+    corio__task *t = corio__task_lookup_lock(tid);
+    if (t == NULL) {
+        *err = -ESRCH;
+        return NULL;
+    }
+    if (t->finished) {
+        corio__spin_unlock(&t->lock);
+        *err = -ESRCH;
+        return NULL;
+    }
+    return t;
+}
+
+int corio_task_set_name(corio_tid tid, const char *name) {
+    int err = 0;
+    corio__task *t = named_lock(tid, &err);
+    if (t == NULL) return err;
+    set_name_locked(t, name);
+    corio__spin_unlock(&t->lock);
+    return 0;
+}
+
+int corio_task_get_name(corio_tid tid, char *buf, size_t len) {
+    if (buf == NULL || len == 0) return -EINVAL;
+    int err = 0;
+    corio__task *t = named_lock(tid, &err);
+    if (t == NULL) return err;
+    size_t n = strnlen(t->name, sizeof t->name);
+    if (n > len - 1) n = len - 1;
+    memcpy(buf, t->name, n);
+    buf[n] = '\0';
+    corio__spin_unlock(&t->lock);
+    return 0;
+}
+
 int corio_task_park(void) {
     corio__task *t = self_task();
     if (t == NULL) return -EPERM;
@@ -264,7 +334,9 @@ int corio_task_park(void) {
         /* acq_rel: pairs with the exchange in corio_task_unpark, so what
          * the unparker wrote before is visible after park returns. */
         if (atomic_exchange_explicit(&t->permit, 0, memory_order_acq_rel)) return 0;
+        corio__note_set(&t->note, CORIO__WHY_PARK, 0, 0);
         corio__task_suspend(CORIO__R_PARK);
+        corio__note_clear(&t->note);
     }
 }
 
@@ -435,6 +507,7 @@ static int task_join(corio_tid tid, void **result, bool killable, int64_t deadli
         }
         armed = true;
     }
+    corio__note_set(&self->note, CORIO__WHY_JOIN, 0, (int64_t)tid);
     for (;;) {
         corio__task_suspend(CORIO__R_PARK);
         /* The struct cannot be recycled while we are registered. */
@@ -457,6 +530,7 @@ static int task_join(corio_tid tid, void **result, bool killable, int64_t deadli
         }
         corio__spin_unlock(&t->lock); /* spurious: wait again */
     }
+    corio__note_clear(&self->note);
     if (armed) corio__timer_disarm(&tm);
     return r;
 }

@@ -19,6 +19,7 @@
 
 #include "corio/task.h"
 #include "runtime/context.h"
+#include "runtime/note.h"
 #include "runtime/spin.h"
 #include "runtime/state.h"
 #include "runtime/testhooks.h"
@@ -62,8 +63,16 @@ struct corio__task {
      * (killed first).  What join returns. */
     int error;
 
+    /* What the task is doing, for the dump (runtime/note.h, dump.c):
+     * written by the task itself and by the worker that runs it, read by
+     * a dump on any thread.  Relaxed atomics: a dump is a snapshot that
+     * may be a moment stale, and the stack walk checks `turns` around
+     * its reads (a seqlock, dump.c). */
+    corio__note note;
+
     /* ---- under `lock` ---- */
     corio__spin lock;
+    char name[CORIO_TASK_NAME_MAX]; /* "" when unnamed (corio_task_set_name) */
     uint32_t index;          /* slot in the id table (fixed) */
     uint64_t gen;            /* generation of the current id (idtable.c) */
     bool live;               /* holds a task (not on the free list) */
@@ -73,6 +82,9 @@ struct corio__task {
     unsigned nwaiters;       /* joiners registered and not yet gone */
     corio__waiter *waiters;
 };
+
+/* The notes of `t` (NULL for NULL: a plain thread's wait). */
+static inline corio__note *corio__task_note(corio__task *t) { return t != NULL ? &t->note : NULL; }
 
 /* A task id: (generation << CORIO__ID_SLOT_BITS) | (slot + 1), never 0.
  * 26 bits of slot (67 million tasks alive at once), 38 bits of generation;

@@ -59,6 +59,7 @@ static void heap_remove(corio__timer *t) {
 
 static void *timer_main(void *arg) {
     (void)arg;
+    (void)pthread_setname_np(pthread_self(), "corio-timer");
     pthread_mutex_lock(&lock);
     for (;;) {
         int64_t now = corio__now_ns();

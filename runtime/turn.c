@@ -33,6 +33,7 @@
 #include <errno.h>
 
 #include "runtime/asym.h"
+#include "runtime/task.h"
 
 /* Under turn_lock: keep `waiters` equal to "the queue is not empty".
  * relaxed: the lock orders it for the other waiters; resumers pair with it
@@ -82,7 +83,9 @@ int corio__turn_wait(corio_coro *co, int64_t deadline, int *prev) {
     }
     corio__spin_unlock(&co->turn_lock);
 
+    corio__note_set(corio__task_note(w.task), CORIO__WHY_SEND, 0, (intptr_t)co);
     int r = corio__wait_block(&w, deadline, true);
+    corio__note_clear(corio__task_note(w.task));
     if (r == CORIO__TURN_OWNED) {
         *prev = CORIO_CORO_SUSPENDED;
         return 0;

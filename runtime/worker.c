@@ -33,6 +33,8 @@
  */
 #define _GNU_SOURCE 1
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "runtime/panic.h"
@@ -112,6 +114,7 @@ static void run(corio__worker *w, corio__thread *th, corio__task *t) {
              * directly to one another since we switched to `t`. */
             t = w->current;
             w->current = NULL;
+            atomic_store_explicit(&w->running, NULL, memory_order_relaxed);
             turn_end(w, t);
             /* Every pass gives the event source its turn (park.h). */
             const corio__parker_ops *ops = w->rt->parker_ops;
@@ -135,6 +138,10 @@ void *corio__worker_main(void *arg) {
     corio_rt *rt = w->rt;
     corio__thread *th = corio__thread_get();
     th->worker = w;
+    /* Named for top -H, ps -L and gdb (15 characters at most). */
+    char name[16];
+    snprintf(name, sizeof name, "corio-w%u", w->index);
+    (void)pthread_setname_np(pthread_self(), name);
     if (!corio__worker_started(w)) {
         th->worker = NULL;
         return NULL;

@@ -18,6 +18,7 @@
 /* The wait inline (the hot path of every channel round trip); chan_send
  * and chan_recv are CORIO__SWITCHES for it (runtime/wait_block.h). */
 #include "runtime/wait_block.h"
+#include "runtime/task.h"
 
 #define ITEM_MAX 65536u
 
@@ -144,7 +145,9 @@ __attribute__((always_inline)) static inline int wait_in(corio_chan *ch, corio__
     corio__wnode n = {.wait = &w, .data = data, .value = 1};
     corio__waitq_push(q, &n);
     corio__spin_unlock(&ch->lock);
+    corio__note_set(corio__task_note(w.task), CORIO__WHY_CHAN, !is_send, (intptr_t)ch);
     int r = corio__wait_block_here(&w, deadline, true);
+    corio__note_clear(corio__task_note(w.task));
     if (r > 0) {
         /* The claimer unlinked us. */
         if (r & CHAN_CLOSED_BIT) return is_send ? -EPIPE : CORIO_CHAN_CLOSED;

@@ -13,6 +13,7 @@
 
 #include "corio/sync.h"
 #include "sync/mutex.h"
+#include "runtime/task.h"
 
 struct corio_cond {
     corio__lockq q;
@@ -56,7 +57,9 @@ int corio_cond_wait(corio_cond *c, corio_mutex *m, int64_t timeout_ns) {
         if (!mine) corio__wait_block(&w, -1, false);
         return -EPERM;
     }
+    corio__note_set(corio__task_note(w.task), CORIO__WHY_COND, 0, (intptr_t)c);
     int r = corio__wait_block(&w, deadline, true);
+    corio__note_clear(corio__task_note(w.task));
     if (r < 0) {
         corio__spin_lock(&c->q.lock);
         corio__waitq_remove(&c->q.q, &n);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "runtime/spin.h"
+#include "runtime/note.h"
 #include "runtime/wait.h"
 
 typedef struct corio__lockq {
@@ -24,7 +25,8 @@ typedef struct corio__lockq {
  * (returns the claim's value, > 0), or until the deadline or a kill (when
  * killable) ends the wait first (returns -ETIMEDOUT / -ECANCELED, after
  * taking the caller off the queue: nothing was handed over). */
-int corio__lockq_wait(corio__lockq *q, int64_t deadline, bool killable);
+int corio__lockq_wait(corio__lockq *q, int64_t deadline, bool killable, unsigned why,
+                      const void *obj);
 
 /* Called with q->lock held: claim the first waiter, or NULL.  Its wait
  * must be passed to corio__wait_done after q->lock is released. */

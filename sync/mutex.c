@@ -44,7 +44,7 @@ int corio__mutex_lock(corio_mutex *m, int64_t deadline, bool killable) {
         corio__spin_unlock(&m->q.lock);
         return -ETIMEDOUT;
     }
-    int r = corio__lockq_wait(&m->q, deadline, killable);
+    int r = corio__lockq_wait(&m->q, deadline, killable, CORIO__WHY_MUTEX, m);
     return r > 0 ? 0 : r; /* > 0: handed over, locked stays true */
 }
 

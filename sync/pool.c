@@ -28,6 +28,7 @@
 #include "corio/sync.h"
 #include "runtime/block.h"
 #include "runtime/wait.h"
+#include "runtime/task.h"
 
 typedef struct job {
     struct job *next;
@@ -71,6 +72,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void *helper_main(void *arg) {
     (void)arg;
+    (void)pthread_setname_np(pthread_self(), "corio-pool");
     pthread_mutex_lock(&lock);
     for (;;) {
         while (head == NULL) {
@@ -150,7 +152,9 @@ int corio_blocking(void *(*fn)(void *arg), void *arg, void **result) {
         return r;
     }
     pthread_mutex_unlock(&lock);
+    corio__note_set(corio__task_note(j.wait.task), CORIO__WHY_POOL, 0, 0);
     corio__wait_block(&j.wait, -1, false);
+    corio__note_clear(corio__task_note(j.wait.task));
     if (result != NULL) *result = j.result;
     /* The kill is re-read after the suspension (the task may have moved). */
     return corio__block_killed(corio__block_self()) ? -ECANCELED : 0;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "sync/chan.h"
+#include "runtime/task.h"
 
 /* A per-thread xorshift for the visiting order: a fair choice needs no
  * better randomness, and no shared state between threads. */
@@ -60,7 +61,9 @@ static int wait_for_nothing(int64_t timeout_ns) {
     if (timeout_ns == 0) return -EAGAIN;
     corio__wait w;
     corio__wait_init(&w);
+    corio__note_set(corio__task_note(w.task), CORIO__WHY_SLEEP, 0, corio__deadline(timeout_ns));
     int r = corio__wait_block(&w, corio__deadline(timeout_ns), true);
+    corio__note_clear(corio__task_note(w.task));
     return r < 0 ? r : -ETIMEDOUT;
 }
 
@@ -122,7 +125,9 @@ int corio_select(corio_select_case *cases, unsigned n, int64_t timeout_ns) {
     }
     unlock_all(&ls);
 
+    corio__note_set(corio__task_note(w.task), CORIO__WHY_SELECT, 0, (intptr_t)live);
     int r = corio__wait_block(&w, deadline, true);
+    corio__note_clear(corio__task_note(w.task));
 
     lock_all(&ls);
     for (unsigned k = 0; k < live; k++) {

@@ -44,7 +44,7 @@ static int acquire(corio_sem *s, int64_t timeout_ns, bool is_try) {
         corio__spin_unlock(&s->q.lock);
         return is_try ? -EAGAIN : -ETIMEDOUT;
     }
-    int r = corio__lockq_wait(&s->q, corio__deadline(timeout_ns), true);
+    int r = corio__lockq_wait(&s->q, corio__deadline(timeout_ns), true, CORIO__WHY_SEM, s);
     return r > 0 ? 0 : r;
 }
 

@@ -185,7 +185,7 @@ int corio_taskset_join(corio_taskset *s, int64_t timeout_ns) {
         corio__spin_unlock(&s->q.lock);
         return -ETIMEDOUT;
     }
-    int r = corio__lockq_wait(&s->q, deadline, true);
+    int r = corio__lockq_wait(&s->q, deadline, true, CORIO__WHY_TASKSET, s);
     return r > 0 ? 0 : r;
 }
 

@@ -21,6 +21,7 @@
  * what it drops; the bridge's next send sees that, finishes the bridge
  * and returns CORIO_FINISHED with the dropped count (later sends get
  * -EPIPE, as with any finished coroutine). */
+#define _GNU_SOURCE 1 /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -47,6 +48,7 @@ typedef struct bridge {
 
 static void *forward_main(void *arg) {
     bridge *b = arg;
+    (void)pthread_setname_np(pthread_self(), "corio-threaded");
     msg m;
     bool live = true;
     while (corio_chan_recv(b->ch, &m, CORIO_FOREVER) == 0) {

@@ -670,3 +670,51 @@ TEST_F(SamplesEcho, SigtermDrainServesOpenConnectionsAndEndsWhenTheyClose) {
 }
 
 }  // namespace
+
+// SIGQUIT with 900 connections open: the task dump lists every connection
+// task by name ("conn 127.0.0.1:PORT"), waiting in recv on its descriptor,
+// with its stack up through corio_stream_borrow (named: exported; the
+// sample's own static functions show as offsets); SIGUSR1 prints
+// the counters; the server serves on through both.
+TEST_F(SamplesEcho, SigquitDumpsEveryTaskAndSigusr1PrintsCountersWhileServing) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const int kConns = static_cast<int>(scaled(900, 300));
+  std::vector<Conn> conns;
+  for (int i = 0; i < kConns; i++) {
+    conns.push_back(dial(port_));
+    ASSERT_TRUE(conns.back().ok()) << "connection " << i;
+  }
+  // Every one accepted and waiting: a round trip on each.
+  for (int i = 0; i < kConns; i++)
+    ASSERT_TRUE(round_trip(conns[static_cast<size_t>(i)].fd(), pattern(16, static_cast<uint32_t>(i))));
+  server_->send_signal(SIGQUIT);
+  auto deadline = Clock::now() + std::chrono::seconds(kSanitized ? 120 : 30);
+  ASSERT_NE("", server_->wait_line("corio: end of dump", deadline)) << server_->log();
+  const std::string log = server_->log();
+  size_t conn_lines = 0, in_recv = 0, stacks = 0;
+  std::istringstream in(log);
+  std::string line, prev;
+  while (std::getline(in, line)) {
+    if (line.rfind("task ", 0) == 0 && line.find("\"conn 127.0.0.1:") != std::string::npos) {
+      conn_lines++;
+      if (line.find(" waiting ") != std::string::npos && line.find(": recv(fd ") != std::string::npos)
+        in_recv++;
+    }
+    if (line.find(" corio_stream_borrow+0x") != std::string::npos) stacks++;
+  }
+  EXPECT_EQ(static_cast<size_t>(kConns), conn_lines) << log.substr(0, 4000);
+  EXPECT_EQ(static_cast<size_t>(kConns), in_recv) << log.substr(0, 4000);
+  EXPECT_EQ(static_cast<size_t>(kConns), stacks) << "a corio_stream_borrow frame per connection";
+  EXPECT_EQ(1u, server_->count_lines("\"acceptor\" waiting ")) << log.substr(0, 4000);
+  // Still serving, then the counters on SIGUSR1.
+  for (int i = 0; i < kConns; i += 97)
+    ASSERT_TRUE(round_trip(conns[static_cast<size_t>(i)].fd(), pattern(64, 7)));
+  server_->send_signal(SIGUSR1);
+  std::string counters = server_->wait_line("echo_server: stats (SIGUSR1):", deadline);
+  ASSERT_NE("", counters) << server_->log();
+  EXPECT_NE(std::string::npos, counters.find(" open=" + std::to_string(kConns) + " ")) << counters;
+  ASSERT_TRUE(round_trip(conns[0].fd(), pattern(64, 8)));
+  conns.clear();
+  Stats s = stop();
+  EXPECT_EQ(kConns, num(s, "accepted"));
+}

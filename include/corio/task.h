@@ -82,6 +82,23 @@ typedef struct corio_worker_metrics {
     uint64_t inject_pops;  /**< tasks taken from the global injection queue */
 } corio_worker_metrics;
 
+/** Runtime-wide counts (corio_rt_get_stats). */
+typedef struct corio_rt_stats {
+    uint64_t tasks_alive;    /**< spawned and not yet ended */
+    uint64_t tasks_spawned;  /**< since the runtime started, from tasks and threads */
+    uint64_t tasks_finished; /**< ended (returned, or ended without running) */
+    corio_worker_metrics workers; /**< every worker's counters, summed */
+} corio_rt_stats;
+
+/** The longest task name kept, with its NUL (a longer one is cut). */
+#define CORIO_TASK_NAME_MAX 32
+
+/** Spawn options (corio_rt_spawn_opts, corio_task_spawn_opts); zero them
+ *  and set what you need. */
+typedef struct corio_spawn_opts {
+    const char *name; /**< the task's name, copied (NULL: none); see corio_task_set_name */
+} corio_spawn_opts;
+
 /* ---- the runtime -------------------------------------------------------- */
 
 /** Create a runtime and start its workers.
@@ -178,6 +195,18 @@ CORIO_API int corio_rt_shutdown_drain(corio_rt *rt, int64_t drain_ns);
 /** Counters of worker `w` (0 <= w < workers).  Errors: -EINVAL. */
 CORIO_API int corio_rt_metrics(const corio_rt *rt, unsigned w, corio_worker_metrics *out);
 
+/** The runtime's task counts and the workers' counters summed, in *out.
+ *  A snapshot: each counter is read once, while the runtime runs on;
+ *  tasks_alive is never below the true count at the moment the finished
+ *  counts were read.  Any thread, while rt lives.  Errors: -EINVAL (rt
+ *  or out NULL). */
+CORIO_API int corio_rt_get_stats(const corio_rt *rt, corio_rt_stats *out);
+
+/** corio_rt_spawn with options (opts may be NULL): the name is set before
+ *  the task can run.  Errors: those of corio_rt_spawn. */
+CORIO_API int corio_rt_spawn_opts(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
+                                  const corio_spawn_opts *opts);
+
 /* ---- inside a task: the system calls of slides 129-150 ------------------- */
 
 /** NewTask: spawn a task on the caller's runtime (from a task).  The new task
@@ -243,6 +272,22 @@ CORIO_API corio_rt *corio_task_runtime(void);
 
 /** The index of the worker running the caller, or -EPERM outside a task. */
 CORIO_API int corio_task_worker(void);
+
+/** corio_task_spawn with options (opts may be NULL).  Errors: those of
+ *  corio_task_spawn. */
+CORIO_API int corio_task_spawn_opts(corio_tid *tid, corio_task_fn fn, void *arg,
+                                    const corio_spawn_opts *opts);
+
+/** Name task `tid` (0: the calling task): what the task dump
+ *  (corio/dump.h) shows for it, for example "conn 10.0.0.7:51234".  The
+ *  name is copied and cut to CORIO_TASK_NAME_MAX - 1 bytes; NULL or ""
+ *  removes it.  Any thread; never suspends.  Errors: -ESRCH (no such task
+ *  alive), -EPERM (tid 0 outside a task). */
+CORIO_API int corio_task_set_name(corio_tid tid, const char *name);
+/** Task `tid`'s name (0: the calling task) into buf, NUL terminated and
+ *  cut to len - 1 bytes ("" when it has none).  Any thread.  Errors:
+ *  -EINVAL (buf NULL or len 0), -ESRCH, -EPERM (tid 0 outside a task). */
+CORIO_API int corio_task_get_name(corio_tid tid, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

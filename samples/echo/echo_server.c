@@ -10,6 +10,10 @@
  *   --drain-ms   on SIGINT/SIGTERM, how long open connections may finish
  *                before they are cancelled (default 1000)
  *
+ * SIGQUIT prints the task dump (corio/dump.h: every task, named "acceptor",
+ * "signals" or "conn PEER", what it waits on and its stack) and SIGUSR1
+ * one line of counters, both to stderr; the server keeps serving.
+ *
  * Memory per connection is bounded: a 16 KiB stream buffer, from which
  * the received bytes are sent back without a copy.
  * A client that sends and never reads fills its socket buffers; its task
@@ -90,7 +94,9 @@ static void *acceptor(void *arg) {
             if (corio_sleep_ms(5) < 0) break;
             continue;
         }
-        int c = corio_accept(lfd, NULL, NULL, 0, CORIO_FOREVER);
+        struct sockaddr_storage peer;
+        socklen_t plen = sizeof peer;
+        int c = corio_accept(lfd, (struct sockaddr *)&peer, &plen, 0, CORIO_FOREVER);
         if (c == -EBADF || c == -ECANCELED) break; /* the listener closed, or killed */
         if (c == -EMFILE || c == -ENFILE || c == -ENOBUFS || c == -ENOMEM) {
             atomic_fetch_add_explicit(&st.fd_exhausted, 1, memory_order_relaxed);
@@ -111,8 +117,12 @@ static void *acceptor(void *arg) {
         if (c < 0) continue; /* ECONNABORTED and the like: that client only */
         atomic_fetch_add_explicit(&st.accepted, 1, memory_order_relaxed);
         long a = atomic_fetch_add_explicit(&st.open, 1, memory_order_relaxed) + 1;
+        /* Named after the client: the task dump (SIGQUIT) shows who is who. */
+        char name[CORIO_TASK_NAME_MAX] = "conn ";
+        (void)corio_addr_format((struct sockaddr *)&peer, plen, name + 5, sizeof name - 5);
+        corio_spawn_opts so = {.name = name};
         corio_tid t;
-        if (corio_task_spawn(&t, connection, (void *)(intptr_t)c) < 0) {
+        if (corio_task_spawn_opts(&t, connection, (void *)(intptr_t)c, &so) < 0) {
             atomic_fetch_sub_explicit(&st.open, 1, memory_order_relaxed);
             corio_close(c);
             continue;
@@ -132,14 +142,35 @@ typedef struct server {
     int sig;
 } server;
 
+/* The counters, after `head` ("stats: signal=TERM", "stats (SIGUSR1):"). */
+static void stats_line(const char *head, const char *backend, unsigned workers, const char *tail) {
+    fprintf(stderr,
+            "echo_server: %s backend=%s workers=%u accepted=%ld open=%ld peak_conns=%ld "
+            "bytes_echoed=%lld recvs=%lld resets=%ld fd_exhausted=%ld%s\n",
+            head, backend, workers, atomic_load(&st.accepted),
+            atomic_load(&st.open), atomic_load(&st.peak), atomic_load(&st.bytes),
+            atomic_load(&st.recvs), atomic_load(&st.resets), atomic_load(&st.fd_exhausted), tail);
+}
+
 /* Accept until SIGINT/SIGTERM, then close the listener: the acceptor
- * leaves, and main drains the connections. */
+ * leaves, and main drains the connections.  SIGQUIT prints the task dump,
+ * SIGUSR1 the counters; serving goes on. */
 static void *serve(void *arg) {
     server *sv = arg;
     corio_tid acc;
-    if (corio_task_spawn(&acc, acceptor, (void *)(intptr_t)sv->lfd) < 0) return (void *)1;
+    corio_spawn_opts so = {.name = "acceptor"};
+    if (corio_task_spawn_opts(&acc, acceptor, (void *)(intptr_t)sv->lfd, &so) < 0)
+        return (void *)1;
     corio_task_detach(acc);
-    sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
+    corio_task_set_name(0, "signals");
+    for (;;) {
+        sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
+        if (sv->sig == SIGQUIT) (void)corio_rt_dump(corio_task_runtime(), 2);
+        else if (sv->sig == SIGUSR1)
+            stats_line("stats (SIGUSR1):", corio_rt_backend(corio_task_runtime()),
+                       corio_rt_workers(corio_task_runtime()), "");
+        else break;
+    }
     corio_close(sv->lfd);
     return NULL;
 }
@@ -175,6 +206,8 @@ int main(int argc, char **argv) {
     sigemptyset(&sv.sigs);
     sigaddset(&sv.sigs, SIGINT);
     sigaddset(&sv.sigs, SIGTERM);
+    sigaddset(&sv.sigs, SIGQUIT);
+    sigaddset(&sv.sigs, SIGUSR1);
     corio_signal_block(&sv.sigs);
     /* One descriptor per connection: allow as many as the hard limit. */
     struct rlimit rl;
@@ -207,13 +240,10 @@ int main(int argc, char **argv) {
     unsigned nw = corio_rt_workers(rt);
     /* The connections still open when the drain ends are cancelled. */
     int left = corio_rt_shutdown_drain(rt, CORIO_MS(sv.drain_ms));
-    fprintf(stderr,
-            "echo_server: stats: signal=%s backend=%s workers=%u accepted=%ld peak_conns=%ld "
-            "bytes_echoed=%lld recvs=%lld resets=%ld fd_exhausted=%ld cancelled_at_exit=%d "
-            "shutdown=%d\n",
-            sv.sig == SIGINT ? "INT" : "TERM", backend, nw, atomic_load(&st.accepted),
-            atomic_load(&st.peak), atomic_load(&st.bytes), atomic_load(&st.recvs),
-            atomic_load(&st.resets), atomic_load(&st.fd_exhausted), left < 0 ? 0 : left,
-            left < 0 ? left : 0);
+    char head[64], tail[96];
+    snprintf(head, sizeof head, "stats: signal=%s", sv.sig == SIGINT ? "INT" : "TERM");
+    snprintf(tail, sizeof tail, " cancelled_at_exit=%d shutdown=%d", left < 0 ? 0 : left,
+             left < 0 ? left : 0);
+    stats_line(head, backend, nw, tail);
     return r == 0 && failed == NULL && left >= 0 ? 0 : 1;
 }
