@@ -54,12 +54,13 @@ extern "C" {
 
 /** read(2) at the file position (a stream: its next bytes).  0 at EOF. */
 CORIO_API ssize_t corio_read(int fd, void *buf, size_t len, int64_t timeout_ns);
-/** pread(2): at offset `off` (the file position is not used or moved). */
+/** pread(2): at offset `off` (the file position is not used or moved).
+ *  -EINVAL when off is above INT64_MAX. */
 CORIO_API ssize_t corio_pread(int fd, void *buf, size_t len, uint64_t off, int64_t timeout_ns);
 /** write(2) at the file position.  May write less than `len` (see
  *  corio_send_all for a loop). */
 CORIO_API ssize_t corio_write(int fd, const void *buf, size_t len, int64_t timeout_ns);
-/** pwrite(2) at offset `off`. */
+/** pwrite(2) at offset `off`; -EINVAL when off is above INT64_MAX. */
 CORIO_API ssize_t corio_pwrite(int fd, const void *buf, size_t len, uint64_t off,
                                int64_t timeout_ns);
 /** readv(2) / preadv(2): `off` < 0 means the file position.  -EINVAL when
@@ -71,7 +72,7 @@ CORIO_API ssize_t corio_writev(int fd, const struct iovec *iov, int iovcnt, int6
                                int64_t timeout_ns);
 /** fsync(2); `datasync` nonzero: fdatasync(2). */
 CORIO_API int corio_fsync(int fd, int datasync, int64_t timeout_ns);
-/** openat(2): a descriptor (O_CLOEXEC is added). */
+/** openat(2): a descriptor (O_CLOEXEC is added).  -EFAULT for a NULL path. */
 CORIO_API int corio_openat(int dirfd, const char *path, int flags, mode_t mode,
                            int64_t timeout_ns);
 /** Close `fd`, first ending every wait on it: each task blocked in a
@@ -102,15 +103,15 @@ CORIO_API ssize_t corio_recv(int fd, void *buf, size_t len, int flags, int64_t t
  *  that did not wait still yields now and then: docs/io.md, "budget"). */
 CORIO_API ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns);
 /** Send all `len` bytes (slide 182's sendall): loops over short sends.
- *  Returns len, or a negative errno; the timeout covers the whole call.
- *  After an error the number of bytes sent is unknown (in *sent when sent
+ *  Returns len, or a negative errno (-EPIPE also when a send makes no
+ *  progress); the timeout covers the whole call.  After an error the number of bytes sent is unknown (in *sent when sent
  *  is not NULL, also on success). */
 CORIO_API ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags,
                                  int64_t timeout_ns, size_t *sent);
 /** sendmsg(2) of `iovcnt` buffers (MSG_NOSIGNAL added, as for corio_send):
  *  one call, which may send less than the total.  Tried at once as
- *  corio_send is.  -EINVAL when iovcnt is negative or above IOV_MAX,
- *  -ENOTSOCK when fd is not a socket. */
+ *  corio_send is.  -EINVAL when iovcnt is negative or above IOV_MAX, or
+ *  iov is NULL with iovcnt > 0; -ENOTSOCK when fd is not a socket. */
 CORIO_API ssize_t corio_sendv(int fd, const struct iovec *iov, int iovcnt, int flags,
                               int64_t timeout_ns);
 /** Write all the bytes of `iovcnt` buffers, looping over short writes:
@@ -133,7 +134,7 @@ CORIO_API ssize_t corio_recv_all(int fd, void *buf, size_t len, int flags, int64
 /** accept4(2) (SOCK_CLOEXEC is added to flags): the new descriptor. */
 CORIO_API int corio_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
                            int64_t timeout_ns);
-/** connect(2) of a socket. */
+/** connect(2) of a socket.  -EFAULT for a NULL addr. */
 CORIO_API int corio_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
                             int64_t timeout_ns);
 /** shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. */
@@ -147,7 +148,8 @@ CORIO_API int corio_poll(int fd, unsigned events, int64_t timeout_ns);
 /** Suspend the task for `ns` nanoseconds (0: yield to the ring once).
  *  0 when the time has passed, -ECANCELED when killed, -EINVAL if ns < 0. */
 CORIO_API int corio_sleep_ns(int64_t ns);
-/** corio_sleep_ns in milliseconds. */
+/** corio_sleep_ns in milliseconds; -EINVAL also when ms * 10^6 would
+ *  overflow. */
 CORIO_API int corio_sleep_ms(int64_t ms);
 
 #ifdef __cplusplus

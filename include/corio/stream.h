@@ -17,7 +17,8 @@
  * first failed write or flush (a timeout included: part of the buffer may
  * already be on the wire) breaks the write side, and every later write or
  * flush returns the same error; corio_stream_pending says what was not
- * sent.
+ * sent.  A flush that could not start (-EPERM outside a task, -ENOTSUP
+ * on a runtime without I/O: nothing was sent) does not break it.
  *
  * Threads: one task may read while another writes (the two sides share
  * nothing but the descriptor); two tasks must not read, or write, the same
