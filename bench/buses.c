@@ -1,16 +1,16 @@
-/* bench/buses.c - seed slides 70-74: "where is my bus?" on a 30 MB
+/* bench/buses.c - the course's "where is my bus?" on a 30 MB
  * allroutes.xml, as whole programs, each printing the North Bound #22 buses:
  *
  *   corio             samples/buses/buses --variant coroutine (the default):
  *                     expat events into corio coroutines
  *   direct            buses --variant direct: plain expat callbacks
- *   threaded          buses --variant threaded (slide 84): the filters on
+ *   threaded          buses --variant threaded: the filters on
  *                     the thread of a corio_threaded() bridge
- *   process           buses --variant process (slides 86-87): the filters
+ *   process           buses --variant process: the filters
  *                     in a child process, the buses sent as frames
- *   python-expat      bench/py/buses_coroutine.py: slide 70, pyexpat and
+ *   python-expat      bench/py/buses_coroutine.py: coexpat.py, pyexpat and
  *                     generator coroutines
- *   python-iterparse  bench/py/buses_iterparse.py: slide 74, ElementTree
+ *   python-iterparse  bench/py/buses_iterparse.py: iterbus.py, ElementTree
  *
  * bench/run buses builds buses and gen_buses, generates the file once
  * (<build>/bench/allroutes-30mb.xml) and passes the paths in
@@ -22,7 +22,7 @@
  * Each program runs once untimed (it warms the page cache, and its output
  * is checked: corio's must not be empty, and every other's must equal it
  * byte for byte), then --runs rounds run each program once; a program's
- * fastest run counts, as the slides' single timings do on an otherwise
+ * fastest run counts, as the course's single timings do on an otherwise
  * idle machine.  Times are wall clock
  * from fork to exit, start-up included.  --iters is ignored.
  *

@@ -1,16 +1,16 @@
-/* bench/pipeline.c - seed slide 49: "coroutines vs objects".  One million
+/* bench/pipeline.c - the course's "coroutines vs objects".  One million
  * sends of "python is nice" through grep("python") -> null, three ways:
  *
  *   corio     two coroutines: grep receives a line at its yield and, on a
  *             match, corio_coro_send()s it on to a null coroutine.
- *   callback  the GrepHandler of the slide: a handler struct whose send is
+ *   callback  the course's GrepHandler: a handler struct whose send is
  *             a function pointer, forwarding to a null handler struct, every
  *             call made through the pointer.
  *   sync-send the corio row through corio_coro_send_wait at both hops,
  *             uncontended (the synchronized send's fast path; target:
  *             within 1.1x of corio's row).
  *   direct    plain calls: grep(pattern, line) calls null(line).
- *   python    the slide itself: bench/py/pipeline_send.py, generator
+ *   python    the course's benchmark.py: bench/py/pipeline_send.py, generator
  *             coroutines in Python 3, timed the same way (thread CPU time,
  *             a warm-up, the median of --runs runs of --iters sends) by
  *             the python3 that bench/run finds (CORIO_BENCH_PYTHON; empty

@@ -6,8 +6,8 @@
  * fields until it stores SUSPENDED or FINISHED again (release), *after* the
  * switch back, i.e. after the coroutine's stack pointer was saved.  So a
  * second resumer on another thread gets -EBUSY instead of jumping to a
- * stack that is still in use (the crash of seed slide 90), and a resumer in
- * the coroutine's own chain gets -EDEADLK (slide 91).
+ * stack that is still in use (the course's crash), and a resumer in
+ * the coroutine's own chain gets -EDEADLK.
  */
 #include "runtime/coro.h"
 
@@ -148,7 +148,7 @@ __attribute__((always_inline)) static inline int resume_wait(corio_coro *co, int
      * a flag set concurrently is an arrival at the same time). */
     int r;
     if (atomic_load_explicit(&co->waiters, memory_order_relaxed) != 0)
-        r = in_my_chain(co) ? -EDEADLK : -EBUSY; /* slide 91's cycle first */
+        r = in_my_chain(co) ? -EDEADLK : -EBUSY; /* the cycle first */
     else
         r = acquire(co, &prev);
     if (r == -EBUSY) r = corio__turn_wait(co, corio__deadline(timeout_ns), &prev);

@@ -6,7 +6,7 @@
  * in chunks that are never freed while any runtime exists, so a stale id
  * can always be resolved to a struct safely: under the struct's lock, a
  * generation mismatch (the slot was recycled) or a free slot answers
- * -ESRCH (slide 151: tasks refer to each other by id only, so an id that
+ * -ESRCH (tasks refer to each other by id only, so an id that
  * outlives its task is harmless).
  *
  * The table is process-wide, so kill/join/unpark work from any thread with

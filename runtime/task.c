@@ -1,4 +1,4 @@
-/* runtime/task.c - tasks and their system calls (seed slides 107-151):
+/* runtime/task.c - tasks and their system calls (docs/tour.md):
  * spawn (NewTask), id (GetTid), yield, kill (KillTask), join (WaitTask),
  * detach, park/unpark; the wake half of the state machine (task.h) and the
  * end of a task's life.

@@ -1,5 +1,5 @@
 /* runtime/turn.c - the synchronized send's slow paths: callers that find a
- * coroutine busy wait their turn in arrival order (seed slide 90).
+ * coroutine busy wait their turn in arrival order.
  *
  * The fast path (coro.c) is the plain send's: a CAS takes the coroutine,
  * a release store gives it back, and then one relaxed load of `waiters`

@@ -1,4 +1,4 @@
-/* sync/threaded.c - the seed's threaded() target (slides 75-85).
+/* sync/threaded.c - the course's threaded() target.
  *
  * The seed's version is a Thread subclass with a Queue: send() puts the
  * item in the queue, the thread's run() takes items and sends them to the

@@ -131,8 +131,8 @@ TEST(Coro, BodyReturningBeforeYieldIsFinishedAtCreate) {
   EXPECT_EQ(0, corio_coro_destroy(c));
 }
 
-// Suspension from deep inside ordinary nested C calls (slides 170-171 do
-// not apply: the stack is real).
+// Suspension from deep inside ordinary nested C calls (the course's
+// limitation of yield to the top level does not apply: the stack is real).
 int deep(int depth, int *acc) {
   if (depth == 0) {
     void *in;
@@ -342,7 +342,7 @@ TEST(Coro, SelfAndRunningState) {
   EXPECT_EQ(0, corio_coro_destroy(c));
 }
 
-// Slide 91: A sends to B, B sends back to A -> a clear error, not a crash.
+// A cycle: A sends to B, B sends back to A -> a clear error, not a crash.
 corio_coro *cyc_a, *cyc_b;
 void *cyc_b_body(void *) {
   for (;;) {
@@ -373,7 +373,7 @@ TEST(Coro, SendCycleIsEDEADLK) {
   EXPECT_EQ(0, corio_coro_destroy(cyc_b));
 }
 
-// A pipeline of coroutines: source loop -> doubler -> sink (slides 33-35).
+// A pipeline of coroutines: source loop -> doubler -> sink.
 corio_coro *sink_co;
 void *doubler(void *) {
   void *in;
@@ -460,7 +460,7 @@ TEST(CoroThreads, PingPongBetweenTwoThreads) {
   EXPECT_EQ(0, corio_coro_destroy(c));
 }
 
-// Concurrent senders never crash a coroutine (slide 90): each send either
+// Concurrent senders never crash a coroutine: each send either
 // runs it alone or is refused with -EBUSY; no value is lost on success.
 TEST(CoroThreads, ConcurrentSendersGetEBUSYNotACrash) {
   corio_coro *c;

@@ -1,5 +1,5 @@
 // tests/test_samples_bridges.cc - end-to-end tests of samples/bridges/
-// (seed slides 75-91).  cocrash: threads and tasks sending into one
+// (docs/tour.md).  cocrash: threads and tasks sending into one
 // coroutine print every line exactly once, each sender's lines in its own
 // order, and exit 0; the unsynchronized variant never prints a line twice
 // or crashes, and reports its refusals.  Binaries are found from this

@@ -1,5 +1,5 @@
-// tests/test_samples_buses.cc - end-to-end tests of samples/buses/ (seed
-// slides 54-74): gen_buses must be deterministic, and every variant of
+// tests/test_samples_buses.cc - end-to-end tests of samples/buses/ (the
+// course's bus pipeline): gen_buses must be deterministic, and every variant of
 // buses must print exactly the North Bound #22 buses of a file, whatever the
 // order of the fields, however expat splits their text (entities, CDATA,
 // comments, values longer than a read block, batches of one event), and must
@@ -46,7 +46,7 @@ const std::vector<std::vector<std::string>> kVariants = {
     {"--variant", "threaded"},
     {"--variant", "process"},
     {},                                 // the default: coroutine
-    {"--variant", "coroutine", "--batch", "1"},  // one send per event (slide 70)
+    {"--variant", "coroutine", "--batch", "1"},  // one send per event
     {"--variant", "coroutine", "--batch", "3"},  // a bus spans many batches
     {"--variant", "threaded", "--batch", "3"},
     {"--variant", "process", "--batch", "3"},
@@ -175,7 +175,7 @@ TEST_F(SamplesBuses, GeneratorIsDeterministic) {
   ASSERT_FALSE(a.empty());
   EXPECT_TRUE(a == b) << "the same seed gave different files";
   EXPECT_FALSE(a == c) << "seeds 7 and 8 gave the same file";
-  // About the size asked for (10^6 bytes a MB), in the shape of slide 56.
+  // About the size asked for (10^6 bytes a MB), in the course's shape.
   EXPECT_GE(a.size(), 300000u);
   EXPECT_LT(a.size(), 301000u);
   EXPECT_EQ(0u, a.find("<?xml version=\"1.0\"?>\n<buses>\n\t<bus>\n\t\t<"));
@@ -245,7 +245,7 @@ const char kHandWritten[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     "<!-- CTA bus locations -->\n"
     "<buses time=\"20090326 10:00\">\n"
-    "\t<bus>\n"  // the order of slide 56, except the stop: CDATA
+    "\t<bus>\n"  // the course's order, except the stop: CDATA
     "\t\t<id>7574</id><route>22</route><color>#3300ff</color>\n"
     "\t\t<revenue>true</revenue><direction>North Bound</direction>\n"
     "\t\t<latitude>41.925682067871094</latitude><longitude>-87.63092803955078</longitude>\n"

@@ -1,5 +1,5 @@
 // tests/test_samples_pipelines.cc - end-to-end tests of the programs in
-// samples/pipelines/ (seed slides 15-47): each one is run as a child process
+// samples/pipelines/: each one is run as a child process
 // on its own input and its exact output is checked.  The binaries are found
 // next to this test's build directory: <build>/tests/<this> runs
 // <build>/samples/pipelines/<program>.  Every wait is bounded: a child that
@@ -117,7 +117,7 @@ class SamplesPipelines : public ::testing::Test {
   }
 };
 
-// ---- countdown: slides 16-19 --------------------------------------------
+// ---- countdown --------------------------------------------
 
 TEST_F(SamplesPipelines, Countdown) {
   Result r = run({sample("countdown"), "5"});
@@ -144,7 +144,7 @@ TEST_F(SamplesPipelines, CountdownRejectsBadArguments) {
   }
 }
 
-// ---- follow: slide 20 ---------------------------------------------------
+// ---- follow ---------------------------------------------------
 
 TEST_F(SamplesPipelines, FollowFromStartWaitsForNewLines) {
   TempFile log("one\ntwo\n");
@@ -196,7 +196,7 @@ TEST_F(SamplesPipelines, FollowMaxLinesZeroReadsNothing) {
   EXPECT_EQ("", r.out);
 }
 
-// ---- grep: slides 23-29 -------------------------------------------------
+// ---- grep -------------------------------------------------
 
 TEST_F(SamplesPipelines, Grep) {
   Result r = run({sample("grep"), "python"},
@@ -232,7 +232,7 @@ TEST_F(SamplesPipelines, GrepLongLines) {
             r.out);
 }
 
-// ---- printer: slides 37-38 ----------------------------------------------
+// ---- printer ----------------------------------------------
 
 TEST_F(SamplesPipelines, Printer) {
   const std::string in = "first\n\nthird line\nlast, without newline";
@@ -246,7 +246,7 @@ TEST_F(SamplesPipelines, Printer) {
   EXPECT_EQ("", r.out);
 }
 
-// ---- copipe: slides 35-41 -----------------------------------------------
+// ---- copipe -----------------------------------------------
 
 TEST_F(SamplesPipelines, Copipe) {
   const std::string old = "GET /python/old.html\n";
@@ -285,7 +285,7 @@ TEST_F(SamplesPipelines, CopipeArguments) {
   EXPECT_EQ("usage: copipe FILE PATTERN [--max-lines N] [--from-start]\n", r.out);
 }
 
-// ---- broadcast: slides 43-46 --------------------------------------------
+// ---- broadcast --------------------------------------------
 
 // Lines matching none, one, two and all three of python, ply, swig.
 const char *const kAccessLog =
@@ -332,7 +332,7 @@ TEST_F(SamplesPipelines, Broadcast) {
 }
 
 TEST_F(SamplesPipelines, BroadcastShared) {
-  // Slide 46: one printer behind the three greps prints the same thing.
+  // One printer behind the three greps prints the same thing.
   Result r = run_broadcast("broadcast-shared", {});
   ASSERT_TRUE(r.exited_with(0)) << r;
   EXPECT_EQ(kBroadcastOut, r.out);

@@ -1,5 +1,5 @@
 // tests/test_samples_pyos.cc - end-to-end tests of the task programs in
-// samples/pyos/ (seed slides 113-150: multitask, taskexit, gettid,
+// samples/pyos/ (multitask, taskexit, gettid,
 // killtask, waittask).  Each program is run as a child process; with one
 // worker its output must be the seed's, line for line, and with more
 // workers the same lines in any order.  Task ids are corio's, not the
@@ -109,23 +109,23 @@ std::string times(int n, const std::string &s) {
   return r;
 }
 
-// Slide 122 (with the loops bounded to three turns each).
+// multitask (with the loops bounded to three turns each).
 const std::string kMultitask = times(3, "I'm foo\nI'm bar\n");
 
-// Slide 128.
+// taskexit.
 const std::string kTaskexit = times(5, "I'm foo\nI'm bar\n") + "I'm foo\n" +
                               "Task 2 terminated\n" + times(4, "I'm foo\n") +
                               "Task 1 terminated\n";
 
-// Slide 136.
+// gettid.
 const std::string kGettid = times(5, "I'm foo 1\nI'm bar 2\n") + "Task 1 terminated\n" +
                             times(5, "I'm bar 2\n") + "Task 2 terminated\n";
 
-// Slide 142.
+// killtask.
 const std::string kKilltask =
     times(5, "I'm foo 2\n") + "Task 2 terminated\nmain done\nTask 1 terminated\n";
 
-// Slide 150.
+// waittask.
 const std::string kWaittask = "Waiting for child\n" + times(5, "I'm foo 2\n") +
                               "Task 2 terminated\nChild done\nTask 1 terminated\n";
 
@@ -210,11 +210,11 @@ TEST(SamplesPyosCompare, RenamesIdsOneToOne) {
 
 // ---- the programs ------------------------------------------------------------
 
-TEST_F(SamplesPyos, Multitask) { check("multitask"); }    // slides 113-122
-TEST_F(SamplesPyos, Taskexit) { check("taskexit"); }      // slides 123-128
-TEST_F(SamplesPyos, Gettid) { check("gettid"); }          // slides 129-136
-TEST_F(SamplesPyos, Killtask) { check("killtask"); }      // slides 137-142
-TEST_F(SamplesPyos, Waittask) { check("waittask"); }      // slides 143-150
+TEST_F(SamplesPyos, Multitask) { check("multitask"); }
+TEST_F(SamplesPyos, Taskexit) { check("taskexit"); }
+TEST_F(SamplesPyos, Gettid) { check("gettid"); }
+TEST_F(SamplesPyos, Killtask) { check("killtask"); }
+TEST_F(SamplesPyos, Waittask) { check("waittask"); }
 
 TEST_F(SamplesPyos, IdsAreDistinctAndNonzero) {
   // gettid prints two ids, killtask and waittask a parent's and a child's.

@@ -1,7 +1,7 @@
 // tests/test_sync_send.cc - the seed's bridges between coroutines, tasks
-// and threads (corio/sync.h): the synchronized send (suite SyncSend: slide
-// 90's concurrent senders, arrival order, timeouts, kills, close and throw
-// taking their turn, slide 91's cycle) and threaded() (suite Threaded:
+// and threads (corio/sync.h): the synchronized send (suite SyncSend: the
+// course's concurrent senders, arrival order, timeouts, kills, close and throw
+// taking their turn, the course's cycle) and threaded() (suite Threaded:
 // forwarding to a coroutine driven by another thread, backpressure, close,
 // a target that finishes early).
 #include <gtest/gtest.h>
@@ -92,7 +92,7 @@ TEST_F(SyncSend, UncontendedIsAPlainSend) {
   EXPECT_EQ(0, corio_coro_destroy(co));
 }
 
-// Slide 91: a send into a coroutine already on the caller's chain is a
+// A send into a coroutine already on the caller's chain is a
 // cycle; it fails at once (it would wait for itself for ever).
 void *self_sender(void *arg) {
   corio_coro **me = static_cast<corio_coro **>(arg);
@@ -142,7 +142,7 @@ TEST_F(SyncSend, ACycleFailsAtOnceWithEDEADLK) {
   EXPECT_EQ(0, corio_coro_destroy(p.b));
 }
 
-// Slide 90's crash, made safe: plain threads and tasks on two workers all
+// The course's crash, made safe: plain threads and tasks on two workers all
 // send into one coroutine at once (tasks suspend inside it now and then,
 // so it is often busy); every send succeeds and every item arrives
 // exactly once.

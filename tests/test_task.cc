@@ -1,6 +1,6 @@
 // tests/test_task.cc - the scheduler's task API (runtime/task.c, worker.c,
-// sched.c): the runtime's life, tasks and their system calls of seed slides
-// 107-151 (spawn/NewTask, corio_task_id/GetTid, yield, kill/KillTask,
+// sched.c): the runtime's life, tasks and their system calls of the
+// course (spawn/NewTask, corio_task_id/GetTid, yield, kill/KillTask,
 // join/WaitTask, detach, park/unpark).
 //
 // Owns the API-level suites Task, TaskJoin, TaskKill and TaskPark.  The

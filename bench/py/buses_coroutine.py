@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""bench/py/buses_coroutine.py FILE - seed slide 70 in Python 3: pyexpat
-events sent into generator coroutines (slides 63-68),
+"""bench/py/buses_coroutine.py FILE - the course's coexpat.py, Python 3:
+pyexpat events sent into generator coroutines,
 
     expat_parse(open(FILE), buses_to_dicts(filter_on_field("route", "22",
         filter_on_field("direction", "North Bound", bus_locations()))))
@@ -13,7 +13,7 @@ returns_unicode is gone (names and text are str)."""
 import sys
 import xml.parsers.expat
 
-from coroutine import coroutine  # slide 27 (bench/py/coroutine.py)
+from coroutine import coroutine  # bench/py/coroutine.py
 
 
 def expat_parse(f, target):

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""bench/py/buses_iterparse.py FILE - seed slide 74 in Python 3: the same
+"""bench/py/buses_iterparse.py FILE - iterbus.py in Python 3: the same
 search as buses_coroutine.py with ElementTree's incremental parser, no
 coroutines.  (xml.etree.cElementTree is xml.etree.ElementTree in Python 3:
 the C accelerator is used by default.)
 
-The slide prints %(id)s,%(route)s; here the fields are in the order of
-slide 67, so that the output is that of the other programs, line for line."""
+iterbus.py prints %(id)s,%(route)s; here the fields are in the order of
+the course's bus_locations, so that the output is that of the other
+programs, line for line."""
 import sys
 from xml.etree.ElementTree import iterparse
 

@@ -1,4 +1,4 @@
-"""bench/py/coroutine.py - the @coroutine decorator of seed slide 27, shared
+"""bench/py/coroutine.py - the course's @coroutine decorator, shared
 by the scripts of this directory: create the generator and prime it, so
 that it waits at its first (yield) for send()."""
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""bench/py/pipeline_send.py [--runs N] [--iters N] - seed slide 51's micro
+"""bench/py/pipeline_send.py [--runs N] [--iters N] - the course's micro
 benchmark in Python 3: send 'python is nice' into grep('python', null()),
-generator coroutines, --iters times (1,000,000 as on the slide).
+generator coroutines, --iters times (1,000,000 as in the course).
 
 It is timed as bench/pipeline.c times corio's row: thread CPU time
 (time.thread_time), one warm-up run of iters/10 sends, then the median of
@@ -11,7 +11,7 @@ import statistics
 import time
 import timeit
 
-from coroutine import coroutine  # slide 27 (bench/py/coroutine.py)
+from coroutine import coroutine  # bench/py/coroutine.py
 
 
 @coroutine
@@ -25,7 +25,7 @@ def grep(pattern, target):
 @coroutine
 def null():
     while True:
-        item = (yield)  # noqa: F841 (the slide's sink keeps nothing)
+        item = (yield)  # noqa: F841 (the course's sink keeps nothing)
 
 
 def main():

@@ -1,4 +1,4 @@
-/* corio/coro.h - stackful coroutines and generators (seed slides 15-47).
+/* corio/coro.h - stackful coroutines and generators.
  *
  * A coroutine is a function running on its own stack.  It suspends with
  * corio_coro_yield() from any depth of ordinary nested C calls and is resumed
@@ -13,7 +13,7 @@
  * a time.  A resumer that finds the coroutine running (on another thread,
  * or inside a task chain that is suspended in the scheduler) gets -EBUSY;
  * resuming a coroutine that is running on the caller's own chain (itself,
- * or one that is resuming the caller: slide 91's cycle) gets -EDEADLK.  The
+ * or one that is resuming the caller: the course's cycle) gets -EDEADLK.  The
  * coroutine object itself must not be destroyed while another thread may
  * still use it.
  */
@@ -63,7 +63,7 @@ typedef struct corio_coro_opts {
 #define CORIO_STACK_MAX (256u * 1024u * 1024u)
 
 /** Create a coroutine and prime it: the body runs until its first
- *  corio_coro_yield() (the `@coroutine` decorator of slide 27 is built in).
+ *  corio_coro_yield() (the `@coroutine` decorator is built in).
  *  The value of that first yield is discarded, as Python's priming next()
  *  discards it.  A body that returns before yielding leaves a FINISHED
  *  coroutine (still a success).
@@ -74,7 +74,7 @@ CORIO_API int corio_coro_create(corio_coro **co, corio_coro_fn fn, void *arg,
                       const corio_coro_opts *opts);
 
 /** Create a generator: like corio_coro_create, but the body does not start
- *  until the first corio_coro_next() / corio_coro_send() (slides 16-18). */
+ *  until the first corio_coro_next() / corio_coro_send(). */
 CORIO_API int corio_gen_create(corio_coro **gen, corio_coro_fn fn, void *arg,
                      const corio_coro_opts *opts);
 
@@ -93,7 +93,7 @@ CORIO_API int(corio_coro_send)(corio_coro *co, void *value, void **out);
  *  available from corio_coro_result), or a negative error as for send. */
 CORIO_API int(corio_gen_next)(corio_coro *gen, void **item);
 
-/** Resume `co` with an error code at its yield point (slide 29): its pending
+/** Resume `co` with an error code at its yield point: its pending
  *  corio_coro_yield() returns `err`.  The body may handle it and yield again
  *  or return.  Results as for send.  A CREATED generator is finished without
  *  running and CORIO_FINISHED is returned (*out = NULL).
@@ -101,7 +101,7 @@ CORIO_API int(corio_gen_next)(corio_coro *gen, void **item);
  *  and those of send. */
 CORIO_API int corio_coro_throw(corio_coro *co, int err, void **out);
 
-/** Close `co` (slides 27-28): its pending yield returns -ECANCELED, upon
+/** Close `co`: its pending yield returns -ECANCELED, upon
  *  which the body must return.  Returns 0 once it has returned (also for a
  *  coroutine already finished, or a generator never started, which is just
  *  marked finished).

@@ -1,5 +1,5 @@
-/* corio/frame.h - framed byte messages over a byte stream (seed slides
- * 86-87: sendto()/recvfrom() of pickled items over a pipe between
+/* corio/frame.h - framed byte messages over a byte stream (the
+ * course's sendto()/recvfrom() of pickled items over a pipe between
  * processes).  corio moves bytes, not objects: the caller serializes.
  *
  * A frame is a 16-byte header followed by the payload (docs/frame.md):

@@ -1,5 +1,5 @@
-/* corio/io.h - I/O that suspends only the calling task (seed slides
- * 152-189: ReadWait/WriteWait, the socket wrapper's calls).
+/* corio/io.h - I/O that suspends only the calling task (the
+ * course's ReadWait/WriteWait, the socket wrapper's calls).
  *
  * Every call here is made from a task.  It hands the operation to the ring
  * of the worker the task runs on, suspends the task (the worker runs other
@@ -102,9 +102,10 @@ CORIO_API ssize_t corio_recv(int fd, void *buf, size_t len, int flags, int64_t t
  *  first; it waits in the ring only when the socket has no room (a send
  *  that did not wait still yields now and then: docs/io.md, "budget"). */
 CORIO_API ssize_t corio_send(int fd, const void *buf, size_t len, int flags, int64_t timeout_ns);
-/** Send all `len` bytes (slide 182's sendall): loops over short sends.
+/** Send all `len` bytes (the course's Send): loops over short sends.
  *  Returns len, or a negative errno (-EPIPE also when a send makes no
- *  progress); the timeout covers the whole call.  After an error the number of bytes sent is unknown (in *sent when sent
+ *  progress); the timeout covers the whole call.  After an error the
+ *  number of bytes sent is unknown (in *sent when sent
  *  is not NULL, also on success). */
 CORIO_API ssize_t corio_send_all(int fd, const void *buf, size_t len, int flags,
                                  int64_t timeout_ns, size_t *sent);

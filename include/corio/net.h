@@ -1,4 +1,4 @@
-/* corio/net.h - sockets by address string (seed slide 185's Socket
+/* corio/net.h - sockets by address string (the course's Socket
  * wrapper): parse, resolve, format, listen, dial.  The data calls are
  * those of corio/io.h (corio_accept, corio_recv, corio_send,
  * corio_send_all, corio_shutdown, corio_close).

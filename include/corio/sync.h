@@ -213,12 +213,12 @@ CORIO_API int corio_blocking_threads(unsigned *total, unsigned *idle);
 
 /* ---- the seed's bridges --------------------------------------------------- */
 
-/** Synchronized send (seed slide 90): like corio_coro_send / throw / close /
+/** Synchronized send: like corio_coro_send / throw / close /
  *  gen_next, but a caller that finds `co` busy (running on another thread,
  *  or in a task chain suspended in the scheduler) waits its turn instead of
  *  getting -EBUSY: callers are served one at a time, in arrival order.  A
- *  call that would re-enter a coroutine on the caller's own chain (slide
- *  91's cycle) still returns -EDEADLK at once.  Waiting may be ended by a
+ *  call that would re-enter a coroutine on the caller's own chain (a
+ *  cycle) still returns -EDEADLK at once.  Waiting may be ended by a
  *  kill (-ECANCELED) or the timeout (-ETIMEDOUT); the call then did not
  *  happen.  Results and other errors as the plain calls.  A waiter's
  *  -EPIPE (the coroutine finished while it waited) does not tell that the
@@ -228,7 +228,7 @@ CORIO_API int(corio_coro_send_wait)(corio_coro *co, void *value, void **out, int
 CORIO_API int corio_coro_throw_wait(corio_coro *co, int err, void **out, int64_t timeout_ns);
 CORIO_API int corio_coro_close_wait(corio_coro *co, int64_t timeout_ns);
 
-/** threaded() (slides 75-85): create in *out a coroutine that forwards
+/** threaded(): create in *out a coroutine that forwards
  *  every value sent to it (and every error thrown into it, in order)
  *  through a bounded queue of `capacity` items (0: 64) to `target`, which
  *  a new thread drives (corio_coro_send / throw on that thread).  A send

@@ -1,12 +1,12 @@
-/* corio/task.h - the runtime and its tasks (seed slides 93-151).
+/* corio/task.h - the runtime and its tasks.
  *
  * A runtime runs tasks on N worker threads, each with its own scheduler and
  * run queue; idle workers steal from busy ones.  A task is a function on its
  * own stack, like a coroutine, but it is resumed by the scheduler, not by a
- * sender.  Tasks refer to each other by id only (slide 151): ids are
+ * sender.  Tasks refer to each other by id only: ids are
  * integers with a generation, so a stale id is answered -ESRCH.
  *
- * Two kinds of suspension, kept apart by name (slide 195): corio_coro_yield
+ * Two kinds of suspension, kept apart by name: corio_coro_yield
  * hands a value to whoever sent to a coroutine; corio_task_yield, join and
  * the I/O calls are traps into the scheduler.  They compose: a coroutine
  * driven by a task may call corio_task_* functions; the whole chain (the
@@ -207,7 +207,7 @@ CORIO_API int corio_rt_get_stats(const corio_rt *rt, corio_rt_stats *out);
 CORIO_API int corio_rt_spawn_opts(corio_rt *rt, corio_tid *tid, corio_task_fn fn, void *arg,
                                   const corio_spawn_opts *opts);
 
-/* ---- inside a task: the system calls of slides 129-150 ------------------- */
+/* ---- inside a task: the course's system calls ------------------- */
 
 /** NewTask: spawn a task on the caller's runtime (from a task).  The new task
  *  goes to this worker's run-next slot: it runs when the caller suspends,

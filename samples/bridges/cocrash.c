@@ -1,4 +1,4 @@
-/* samples/bridges/cocrash.c - the seed's cocrash.py (slide 90): several
+/* samples/bridges/cocrash.c - the course's cocrash.py: several
  * threads send into one printer coroutine at the same time.
  *
  * In Python the second sender's send() raises "generator already

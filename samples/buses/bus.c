@@ -1,6 +1,6 @@
 /* samples/buses/bus.c - the bus dictionary, the expat file reader, the
- * printer and the coroutine stages that the variants of `buses` share
- * (seed slides 61-67).  See bus.h for the conventions.
+ * printer and the coroutine stages that the variants of `buses` share.
+ * See bus.h for the conventions.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bus.h"
@@ -279,7 +279,7 @@ void *bus_dicts_body(void *arg) {
     const bus_event *ev;
     size_t number = 0;
     int r;
-    /* The two states of slide 64 are the two loops: where the coroutine is
+    /* The two states, A and B, are the two loops: where the coroutine is
      * suspended says which state it is in, so no state variable is kept. */
     for (;;) {
         /* State A: looking for a bus. */
@@ -370,7 +370,7 @@ void bus_chain_destroy(bus_chain *c) {
 
 /* ---- the front of the pipeline: expat into buses_to_dicts ---------------- */
 
-/* The expat handlers of slide 70.  Each adds its event to the batch and
+/* The expat handlers (expat_parse).  Each adds its event to the batch and
  * sends the batch to buses_to_dicts when it is full; a stage that fails
  * stops the parse. */
 typedef struct coro_source {

@@ -1,16 +1,16 @@
-/* samples/buses/bus.h - the pieces of the bus pipeline of seed slides 54-74
- * that every variant of `buses` shares: the bus "dictionary" (slide 62),
- * the XML events of slide 61, the file reader that feeds expat, the match
- * printer of slide 67, the pipeline stages as corio coroutines
- * (buses_to_dicts of slides 63-65, filter_on_field of slide 66,
- * bus_locations of slide 67), and the byte form of a batch of buses that
- * the threaded and process variants (slides 84-87) hand to the other side.
+/* samples/buses/bus.h - the pieces of the bus pipeline of the course
+ * that every variant of `buses` shares: the bus "dictionary",
+ * the XML events, the file reader that feeds expat, the match
+ * printer, the pipeline stages as corio coroutines
+ * (buses_to_dicts, filter_on_field,
+ * bus_locations), and the byte form of a batch of buses that
+ * the threaded and process variants hand to the other side.
  *
  * Conventions of the stages (those of samples/pipelines/stages.h):
  *  - What travels through corio_coro_send() is a pointer (a bus_event * into
  *    buses_to_dicts, a bus * after it) that is valid only during that send:
  *    a stage uses or forwards it before it yields again and never keeps it.
- *    A stage that hands values to another thread or process (slides 84-86)
+ *    A stage that hands values to another thread or process
  *    must copy them first.
  *  - A stage body returns NULL when it was closed, or BUS_ERR(-errno) when
  *    it failed; bus_send() and bus_close() turn that back into an int.
@@ -50,9 +50,9 @@ int bus_text_append(bus_text *t, const char *s, size_t n);
 int bus_text_reserve(bus_text *t, size_t n);
 void bus_text_fini(bus_text *t);
 
-/* ---- the bus dictionary (slide 62) -------------------------------------- */
+/* ---- the bus dictionary -------------------------------------- */
 
-/** One bus: element name -> text, as slide 62's dict.  Names and values
+/** One bus: element name -> text, as the course's dict.  Names and values
  *  live NUL-terminated in one buffer (`text`) that is reused from bus to bus,
  *  so that collecting a bus allocates nothing once the buffers have grown;
  *  the fields hold offsets into it, which stay right when it moves. */
@@ -106,14 +106,14 @@ void bus_stop(bus_run *run, int err);
  *  what", with expat's position), or a handler failed (run->err). */
 int bus_parse_file(bus_run *run);
 
-/** bus_locations' print (slide 67):
+/** bus_locations' print:
  *  %(route)s,%(id)s,"%(direction)s",%(latitude)s,%(longitude)s
  *  A bus without one of those fields is an error (a KeyError in Python):
  *  -EBADMSG, explained on stderr with the bus's number and id.  (Not with
  *  a line number: the parser may be ahead of the bus, some events later.) */
 int bus_print(bus_run *run, const bus *b);
 
-/* ---- the XML events of slide 61 ----------------------------------------- */
+/* ---- the XML events ----------------------------------------- */
 
 enum bus_event_kind {
     BUS_EV_START, /**< ('start', (name, attrs)): an element starts */
@@ -134,7 +134,7 @@ typedef struct bus_event {
  *  parse; a batch of a few hundred makes the switches negligible.  Expat
  *  gives its names and text only for the duration of a callback, so the
  *  batch copies them into `text`.  Consecutive text is joined into one
- *  event, as slide 70's `parser.buffer_text = True` does. */
+ *  event, as the course's `parser.buffer_text = True` does. */
 typedef struct bus_batch {
     bus_event *ev;
     size_t n, cap;
@@ -173,11 +173,11 @@ int bus_close(corio_coro *co);
 
 /* ---- the stages ------------------------------------------------------------ */
 
-/** The fields and values the pipeline filters on (slide 68). */
+/** The fields and values the pipeline filters on. */
 #define BUS_ROUTE "22"
 #define BUS_DIRECTION "North Bound"
 
-/** buses_to_dicts (slides 63-65): receives batches of events (bus_batch *),
+/** buses_to_dicts: receives batches of events (bus_batch *),
  *  and sends each <bus> element, as a bus *, to `target`.  It takes the
  *  events of a batch one by one and yields for the next batch only when it
  *  has used up the one it holds. */
@@ -192,18 +192,18 @@ void bus_dicts_init(bus_dicts *d, corio_coro *target);
 void bus_dicts_fini(bus_dicts *d);
 void *bus_dicts_body(void *arg);
 
-/** filter_on_field (slide 66): sends on the buses whose `field` is `value`. */
+/** filter_on_field: sends on the buses whose `field` is `value`. */
 typedef struct bus_filter {
     const char *field, *value;
     corio_coro *target;
 } bus_filter;
 void *bus_filter_body(void *arg);
 
-/** bus_locations (slide 67): prints every bus sent to it with bus_print()
+/** bus_locations: prints every bus sent to it with bus_print()
  *  on the bus_run `arg`; flushes the output when closed. */
 void *bus_locations_body(void *arg);
 
-/** The end of every variant's pipeline, slide 68's
+/** The end of every variant's pipeline, the course's
  *  filter_on_field("route","22", filter_on_field("direction","North Bound",
  *  bus_locations())), built from the sink up.  `by_route` is where the buses
  *  go in.  The coroutines point into the struct: it must not move while
@@ -218,7 +218,7 @@ int bus_chain_start(bus_chain *c, bus_run *run);
 /** Destroy the stages (closing those still suspended). */
 void bus_chain_destroy(bus_chain *c);
 
-/** The front of the pipeline, slide 70's expat_parse into buses_to_dicts:
+/** The front of the pipeline, the course's expat_parse into buses_to_dicts:
  *  parse run->path with run->parser (no handlers set yet), sending `batch`
  *  events at a time to a buses_to_dicts coroutine that sends the buses to
  *  `target`; at the end of the input close it, which closes `target`.
@@ -226,7 +226,7 @@ void bus_chain_destroy(bus_chain *c);
  *  `target` is left to the caller to destroy. */
 int bus_parse_into(bus_run *run, size_t batch, corio_coro *target);
 
-/* ---- buses as bytes (slides 84-87) ----------------------------------------- */
+/* ---- buses as bytes ----------------------------------------- */
 
 /** A bus passed to another thread or process must be copied: the one a
  *  stage receives is valid only during the send.  A pack is such a copy of

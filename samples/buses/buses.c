@@ -1,5 +1,5 @@
 /* samples/buses/buses.c - `buses [--variant V] FILE`: where are the North
- * Bound #22 buses?  The XML bus pipeline of seed slides 54-74 (and 84):
+ * Bound #22 buses?  The XML bus pipeline of the course:
  *
  *   expat --events--> buses_to_dicts --bus--> filter_on_field("route","22")
  *     --> filter_on_field("direction","North Bound") --> bus_locations
@@ -8,16 +8,16 @@
  * in the order of the file.  The variants compute the same output:
  *
  *   coroutine  (default) the expat handlers send the events into the
- *              buses_to_dicts coroutine (slide 70's expat_parse), and every
- *              stage after it is a coroutine too (slides 63-68).  The events
+ *              buses_to_dicts coroutine (the course's expat_parse), and every
+ *              stage after it is a coroutine too.  The events
  *              go in batches of --batch N (default 256); --batch 1 sends
- *              each event alone, as the slide does (see bus.h for why).
+ *              each event alone, as the course does (see bus.h for why).
  *   direct     the same pipeline with plain expat callbacks and function
- *              calls, no coroutines: the state of slide 64 is a variable.
- *   threaded   slide 84: a threaded() stage (corio_threaded) between
+ *              calls, no coroutines: the state is a variable.
+ *   threaded   a threaded() stage (corio_threaded) between
  *              buses_to_dicts and the filters, which run on the bridge's
  *              thread (threaded.c).
- *   process    slides 86-87: the filters in a child process, the buses sent
+ *   process    the filters in a child process, the buses sent
  *              to it as frames over a socket pair (process.c).
  *
  * Each variant is one function in VARIANTS.
@@ -35,10 +35,10 @@
 #define PROG "buses"
 #define USAGE "buses [--variant coroutine|direct|threaded|process] [--batch N] FILE"
 
-/* ---- coroutine: slides 63-70 --------------------------------------------- */
+/* ---- coroutine --------------------------------------------- */
 
 static int run_coroutine(bus_run *run, size_t batch) {
-    /* Built from the sink up, as the nested calls of slide 68 are:
+    /* Built from the sink up, as the course's nested calls are:
      * buses_to_dicts(filter_on_field(..., filter_on_field(..., bus_locations()))) */
     bus_chain chain;
     int r = bus_chain_start(&chain, run);
@@ -54,7 +54,7 @@ static int run_coroutine(bus_run *run, size_t batch) {
 /* ---- direct: the same without coroutines --------------------------------- */
 
 /* Everything the callbacks need.  Without a coroutine to remember where it
- * is, buses_to_dicts keeps its state of slide 64 in `in_bus`. */
+ * is, buses_to_dicts keeps its state in `in_bus`. */
 typedef struct direct_state {
     bus_run *run;
     bool in_bus;        /* state B: collecting a bus */

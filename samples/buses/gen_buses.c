@@ -1,7 +1,7 @@
 /* samples/buses/gen_buses.c - `gen_buses [--mb N] [--seed S] OUT`: writes a
  * made-up CTA "allroutes.xml" of about N MB (10^6 bytes; default 30, the
- * size of seed slide 71's input) for `buses` to search.  The shape is that of
- * slide 56, pretty-printed with tabs:
+ * size of the course's input) for `buses` to search.  The shape is the
+ * course's, pretty-printed with tabs:
  *
  *   <?xml version="1.0"?>
  *   <buses>
@@ -74,7 +74,7 @@ static const char *const STOPS[] = {
     "Jefferson Park Terminal",   "Midway Orange Line",  "Kedzie & Van Buren",
     "Ashland & 95th",            "Union Station",       "Museum Campus"};
 
-/* The fields of one bus, in the order of slide 56. */
+/* The fields of one bus, in the course's order. */
 enum field {
     F_ID, F_ROUTE, F_COLOR, F_REVENUE, F_DIRECTION, F_LATITUDE, F_LONGITUDE,
     F_PATTERN, F_PATTERN_DIRECTION, F_RUN, F_FINAL_STOP, F_OPERATOR, NFIELDS
@@ -110,7 +110,7 @@ static void put_direction(out *o, const char *dir) {
     put(o, space + 1);
 }
 
-/* A final stop as CDATA (slide 56) or as text with its '&' escaped. */
+/* A final stop as CDATA or as text with its '&' escaped. */
 static void put_stop(out *o, const char *stop) {
     if (rng_below(4) != 0) {
         put(o, "<![CDATA[");
@@ -135,7 +135,7 @@ static void put_bus(out *o) {
     const char *stop = PICK(STOPS);
     snprintf(id, sizeof id, "%" PRIu64, 1000 + rng_below(9000));
     /* Chicago: latitude 41.644 to 42.023, longitude -87.94 to -87.525, with
-     * the 15 and 14 decimals of slide 56, from integers of 1e-15 and 1e-14
+     * the 15 and 14 decimals of the course, from integers of 1e-15 and 1e-14
      * degrees. */
     uint64_t la = 41644000000000000u + rng_below(379000000000000u);
     uint64_t lo = 8752500000000000u + rng_below(41500000000000u);

@@ -1,6 +1,6 @@
-/* samples/buses/process.c - `buses --variant process`, seed slides 86-87:
+/* samples/buses/process.c - `buses --variant process`, as the course's:
  * the filters in another process, the buses sent to it over a socket pair
- * as frames (corio/frame.h), the slides' sendto() and recvfrom():
+ * as frames (corio/frame.h), the course's sendto() and recvfrom():
  *
  *   parent:  expat --events--> buses_to_dicts --bus--> pack
  *              --frame--> socket pair

@@ -1,4 +1,4 @@
-/* samples/buses/threaded.c - `buses --variant threaded`, seed slide 84:
+/* samples/buses/threaded.c - `buses --variant threaded`, as the course's:
  *
  *   main thread:   expat --events--> buses_to_dicts --bus--> pack
  *                    --pack--> threaded() (corio_threaded)

@@ -10,11 +10,11 @@
 
 #include "bus.h"
 
-/** Slide 84: the filters and bus_locations on the thread of a threaded()
+/** The filters and bus_locations on the thread of a threaded()
  *  stage (corio_threaded), the parse on the calling thread. */
 int bus_run_threaded(bus_run *run, size_t batch);
 
-/** Slides 86-87: the filters and bus_locations in a child process (this
+/** The filters and bus_locations in a child process (this
  *  program again, `buses --child FILE`), the buses sent to it as frames
  *  (corio/frame.h) over a socket pair. */
 int bus_run_process(bus_run *run, size_t batch);

@@ -1,4 +1,4 @@
-/* samples/echo/echo_server.c - the seed's echo server (slide 186) as a
+/* samples/echo/echo_server.c - the course's echo server as a
  * production program: one task per connection on corio's workers.
  *
  *   echo_server [--listen ADDR] [--workers N] [--max-conns M] [--drain-ms D]

@@ -1,12 +1,12 @@
 /* samples/pipelines/broadcast.c - `broadcast FILE [--pattern P]...
- * [--max-lines N] [--from-start]`: broadcasting, seed slides 43-45,
+ * [--max-lines N] [--from-start]`: broadcasting, as the course does it,
  *
  *     follow --> broadcast --> grep('python') --> printer()
  *                          --> grep('ply')    --> printer()
  *                          --> grep('swig')   --> printer()
  *
  * Built a second time as `broadcast-shared` (PIPELINE_SHARED_PRINTER):
- * slide 46's "more disturbing variation", where the three greps send into
+ * the course's "more disturbing variation", where the three greps send into
  * one printer.  The output is the same: every send runs to completion
  * before the next one starts, so a line matching several patterns is
  * printed once per matching grep, in the order of the greps.
@@ -14,7 +14,7 @@
  * --pattern P (repeatable) replaces the default patterns python, ply, swig.
  * When follow stops (--max-lines), it closes broadcast, which closes each
  * grep; each grep closes its own printer, and the shared printer of
- * slide 46, which no grep owns, is closed last by main.
+ * broadcast-shared, which no grep owns, is closed last by main.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     }
 
     /* broadcast([grep('python', printer()), grep('ply', printer()), ...]),
-     * or with p = printer() given to every grep (slide 46). */
+     * or with p = printer() given to every grep. */
     for (size_t i = 0; i < nprinters; i++) {
         r = pl_start(&printers[i], pl_printer_body, stdout, "printer");
         if (r < 0) {

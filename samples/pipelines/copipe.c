@@ -1,11 +1,11 @@
 /* samples/pipelines/copipe.c - `copipe FILE PATTERN [--max-lines N]
- * [--from-start]`: the coroutine pipeline of seed slides 35-41,
+ * [--from-start]`: the coroutine pipeline of the course,
  *
  *     follow() --send()--> grep(PATTERN) --send()--> printer()
  *
- * follow is the source (slides 36 and 38): a plain loop, not a coroutine,
+ * follow is the source: a plain loop, not a coroutine,
  * that reads FILE like `tail -f` and pushes each line into the pipeline;
- * grep is the filter of slides 40-41, printer the sink of slides 37-38.
+ * grep is the filter, printer the sink.
  * After N lines (--max-lines) follow closes grep, which closes printer.
  */
 #include <errno.h>

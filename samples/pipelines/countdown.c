@@ -1,8 +1,8 @@
-/* samples/pipelines/countdown.c - `countdown N`: the generator of seed
- * slides 16-19.  Creating it runs nothing (slide 17); each corio_gen_next()
- * runs the body to its next yield (slide 18), the first one printing
- * "Counting down from N"; when the body returns, iteration stops (slide 19,
- * StopIteration).
+/* samples/pipelines/countdown.c - `countdown N`: the generator of the
+ * course.  Creating it runs nothing; each corio_gen_next()
+ * runs the body to its next yield, the first one printing
+ * "Counting down from N"; when the body returns, iteration stops (the
+ * course's StopIteration).
  */
 #include <errno.h>
 #include <stdint.h>

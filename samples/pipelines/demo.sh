@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # samples/pipelines/demo.sh BUILD_DIR - a short tour of the pipeline programs
-# (seed slides 16-46) on a generated log file: countdown, grep, printer, then
+# on a generated log file: countdown, grep, printer, then
 # follow, copipe, broadcast and broadcast-shared tailing a log that a
 # background writer appends to.  Every follower stops after --max-lines, and
 # every wait is bounded, so the tour ends in a few seconds.

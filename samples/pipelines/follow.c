@@ -1,7 +1,7 @@
 /* samples/pipelines/follow.c - `follow FILE [--max-lines N] [--from-start]`:
- * Unix `tail -f` as a generator (seed slide 20).  It seeks to the end of
+ * Unix `tail -f` as a generator.  It seeks to the end of
  * FILE (or stays at its start with --from-start), polls every 100 ms while
- * no new line has arrived, and yields each line; the for-loop of slide 20 is
+ * no new line has arrived, and yields each line; the course's for-loop is
  * the corio_gen_next() loop that prints them.  --max-lines N stops after N
  * lines.
  */

@@ -1,8 +1,8 @@
-/* samples/pipelines/grep.c - `grep PATTERN`: the grep coroutine of seed
- * slides 23-29.  It is created primed (slides 26-27: it prints "Looking for
+/* samples/pipelines/grep.c - `grep PATTERN`: the grep coroutine of the
+ * course.  It is created primed (it prints "Looking for
  * PATTERN" and waits at its first yield), each line of stdin is sent to it
- * (slide 24) and it prints the lines containing PATTERN; at end of input it
- * is closed (slide 28) and says "Going away. Goodbye" (slide 29).
+ * and it prints the lines containing PATTERN; at end of input it
+ * is closed and says "Going away. Goodbye".
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

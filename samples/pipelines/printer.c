@@ -1,6 +1,6 @@
-/* samples/pipelines/printer.c - `printer`: the sink coroutine of seed slides
- * 37-38 on its own.  Each line of stdin is sent to it and it prints what it
- * receives; at end of input it is closed (slide 37's `except GeneratorExit`).
+/* samples/pipelines/printer.c - `printer`: the sink coroutine of the course
+ * on its own.  Each line of stdin is sent to it and it prints what it
+ * receives; at end of input it is closed (the course's `except GeneratorExit`).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

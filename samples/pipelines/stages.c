@@ -1,6 +1,6 @@
 /* samples/pipelines/stages.c - the pipeline stages shared by the programs of
- * this directory: follow (seed slides 20 and 38), grep (slides 23-29, 41),
- * printer (slides 37-38) and broadcast (slides 44-46), with the command-line
+ * this directory: follow, grep,
+ * printer and broadcast, with the command-line
  * and error helpers.  See stages.h for the conventions.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -147,7 +147,7 @@ int pl_follow_open(pl_follower *f, const char *path, bool from_start, long max_l
         pl_follow_fini(f);
         return e;
     }
-    /* thefile.seek(0, 2): start at the end, like tail -f (slide 20). */
+    /* thefile.seek(0, 2): start at the end, like tail -f. */
     if (lseek(f->fd, 0, from_start ? SEEK_SET : SEEK_END) < 0) {
         int e = -errno;
         pl_follow_fini(f);
@@ -248,7 +248,7 @@ int pl_follow_source(pl_follower *f, corio_coro *target) {
         r = pl_send(target, line); /* target.send(line) */
         if (r < 0) return r; /* a broken pipeline: its owner destroys it */
     }
-    int c = pl_close(target); /* target.close() (slide 36) */
+    int c = pl_close(target); /* target.close() */
     return r < 0 ? r : c;
 }
 
@@ -272,7 +272,7 @@ void *pl_grep_body(void *arg) {
         r = g->target != NULL ? pl_send(g->target, line) : pl_put(g->out, line);
         if (r < 0) return PL_ERR(r);
     }
-    /* except GeneratorExit (slide 29): say goodbye, pass the close on. */
+    /* except GeneratorExit: say goodbye, pass the close on. */
     int err = g->chatty ? pl_put(g->out, "Going away. Goodbye\n") : 0;
     if (g->target != NULL && g->owns_target) {
         r = pl_close(g->target);

@@ -1,7 +1,7 @@
 /* samples/pipelines/stages.h - the pipeline stages the programs of this
- * directory share: the `tail -f` line source (seed slides 20 and 38), the
- * grep filter (slides 23-29 and 41), the printer sink (slides 37-38),
- * broadcast (slides 44-46), and the command-line and error helpers.
+ * directory share: the `tail -f` line source, the
+ * grep filter, the printer sink,
+ * broadcast, and the command-line and error helpers.
  *
  * Conventions of every stage:
  *  - A line travels through corio_coro_send() as a NUL-terminated `char *`,
@@ -11,7 +11,7 @@
  *    soon as the send returns.
  *  - A stage body returns NULL when it was closed, or PL_ERR(-errno) when it
  *    failed; pl_send() and pl_close() turn that back into an int.
- *  - Close propagates downstream (slides 28-29, 36-37): a stage closes the
+ *  - Close propagates downstream: a stage closes the
  *    targets it owns when it is closed itself.  Whoever created a coroutine
  *    destroys it.
  */
@@ -28,7 +28,7 @@
 /** A stage's failure, as its return value. */
 #define PL_ERR(e) ((void *)(intptr_t)(e))
 
-/** The poll interval of follow when the file has no new line (slide 20). */
+/** The poll interval of follow when the file has no new line. */
 #define PL_FOLLOW_POLL_MS 100
 
 /* ---- errors and command lines ------------------------------------------ */
@@ -69,7 +69,7 @@ void pl_follow_args_fini(pl_follow_args *a);
 
 /* ---- coroutine helpers --------------------------------------------------- */
 
-/** Create a primed coroutine named `name` (slide 27: create primes it). */
+/** Create a primed coroutine named `name` (create primes it). */
 int pl_start(corio_coro **co, corio_coro_fn fn, void *arg, const char *name);
 
 /** Send `line` to the stage `co`.  0 when it took the line and yielded for
@@ -81,7 +81,7 @@ int pl_send(corio_coro *co, char *line);
  *  of corio_coro_close. */
 int pl_close(corio_coro *co);
 
-/* ---- follow: tail -f (slides 20 and 38) ---------------------------------- */
+/* ---- follow: tail -f ---------------------------------- */
 
 /** Reads whole lines from a file that keeps growing. */
 typedef struct pl_follower {
@@ -94,7 +94,7 @@ typedef struct pl_follower {
     long count;     /* lines handed out so far */
 } pl_follower;
 
-/** Open `path` at its end (slide 20's seek(0, 2)), or at its start. */
+/** Open `path` at its end (the course's seek(0, 2)), or at its start. */
 int pl_follow_open(pl_follower *f, const char *path, bool from_start, long max_lines);
 void pl_follow_fini(pl_follower *f);
 
@@ -105,35 +105,35 @@ void pl_follow_fini(pl_follower *f);
  *  starts over at its beginning. */
 int pl_follow_line(pl_follower *f, char **line);
 
-/** Generator body (slide 20): yields each line of the pl_follower `arg`
+/** Generator body: yields each line of the pl_follower `arg`
  *  (valid until the next corio_gen_next); returns NULL after max_lines or
  *  when closed, PL_ERR(e) on a read error. */
 void *pl_follow_gen(void *arg);
 
-/** The pipeline source (slides 36 and 38): send every line of `f` to
+/** The pipeline source: send every line of `f` to
  *  `target`, then close `target`.  0 or the first error. */
 int pl_follow_source(pl_follower *f, corio_coro *target);
 
 /* ---- the coroutines ------------------------------------------------------ */
 
-/** grep (slides 23-29 and 41): forwards the lines containing `pattern`.
- *  With a NULL target it prints them to `out` itself (slide 23).  `chatty`
+/** grep: forwards the lines containing `pattern`.
+ *  With a NULL target it prints them to `out` itself.  `chatty`
  *  prints "Looking for PATTERN" when it starts and "Going away. Goodbye"
- *  when it is closed (slide 29). */
+ *  when it is closed. */
 typedef struct pl_grep {
     const char *pattern;
     corio_coro *target;
-    bool owns_target; /* close the target when closed (not for slide 46) */
+    bool owns_target; /* close the target when closed (not a shared one) */
     bool chatty;
     FILE *out;        /* where a target-less grep and chatty messages print */
 } pl_grep;
 void *pl_grep_body(void *arg);
 
-/** printer (slides 37-38): the sink; prints each line sent to the FILE *
+/** printer: the sink; prints each line sent to the FILE *
  *  `arg` and flushes it when closed. */
 void *pl_printer_body(void *arg);
 
-/** broadcast (slides 44-46): sends each line to every target, in order;
+/** broadcast: sends each line to every target, in order;
  *  closes them all (it owns them) when it is closed. */
 typedef struct pl_broadcast {
     corio_coro **targets;

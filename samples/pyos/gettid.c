@@ -1,9 +1,9 @@
-/* samples/pyos/gettid.c - "A First System Call" (seed slides 129-136,
+/* samples/pyos/gettid.c - "A First System Call" (the course's
  * pyos4.py): GetTid.  In the seed a task asks the scheduler for its id
  * with `mytid = yield GetTid()`; in corio it is the call corio_task_id(),
  * which answers without a switch (the scheduler's data is the task's own).
  * foo takes 5 turns and bar 10, each printing its id; one worker prints
- * slide 136's
+ * the course's
  *
  *     I'm foo F / I'm bar B  (five times) / Task F terminated /
  *     I'm bar B (five times) / Task B terminated
@@ -40,5 +40,5 @@ static void *bar(void *arg) {
     return NULL;
 }
 
-/* sched.new(foo()); sched.new(bar()); sched.mainloop() (slide 135). */
+/* sched.new(foo()); sched.new(bar()); sched.mainloop(). */
 int main(int argc, char **argv) { return pyos_run_pair(argc, argv, "gettid", foo, bar); }

@@ -1,7 +1,7 @@
-/* samples/pyos/killtask.c - "Task Management": NewTask and KillTask (seed
- * slides 137-142, pyos5.py).  main starts foo, which prints its id on each
+/* samples/pyos/killtask.c - "Task Management": NewTask and KillTask (the
+ * course's pyos5.py).  main starts foo, which prints its id on each
  * turn and never ends by itself (`while True`), lets it run for five of its
- * own yields, kills it and says "main done".  One worker prints slide 142's
+ * own yields, kills it and says "main done".  One worker prints the course's
  *
  *     I'm foo F (five times) / Task F terminated / main done /
  *     Task M terminated

@@ -1,13 +1,13 @@
-/* samples/pyos/multitask.c - "First Multitasking" (seed slides 113-122,
+/* samples/pyos/multitask.c - "First Multitasking" (the course's
  * pyos2.py): two tasks that print their name and yield.  The yield is the
- * trap of slide 109: each task runs until it yields, then the scheduler
+ * course's trap: each task runs until it yields, then the scheduler
  * switches to the other one, so one worker prints
  *
  *     I'm foo / I'm bar / I'm foo / I'm bar / I'm foo / I'm bar
  *
- * (slide 122).  The seed's tasks loop forever; here each takes TURNS turns,
- * the six lines of slide 122, and returns.  pyos2's scheduler has no exit
- * handling yet (that is slide 123's crash), so nothing is printed when a
+ * as the course shows.  Its tasks loop forever; here each takes TURNS turns,
+ * the course's six lines, and returns.  pyos2's scheduler has no exit
+ * handling yet (that is the course's crash), so nothing is printed when a
  * task ends.
  *
  * usage: multitask [--workers N]
@@ -17,7 +17,7 @@
 #include "corio.h"
 #include "pyos.h"
 
-#define TURNS 3 /* slide 122 shows three turns of each */
+#define TURNS 3 /* the course shows three turns of each */
 
 static void *foo(void *arg) {
     (void)arg;
@@ -37,5 +37,5 @@ static void *bar(void *arg) {
     return NULL;
 }
 
-/* sched.new(foo()); sched.new(bar()); sched.mainloop() (slide 121). */
+/* sched.new(foo()); sched.new(bar()); sched.mainloop(). */
 int main(int argc, char **argv) { return pyos_run_pair(argc, argv, "multitask", foo, bar); }

@@ -1,5 +1,5 @@
 /* samples/pyos/pyos.c - the helpers of pyos.h shared by the task programs
- * of seed slides 113-150: command line, runtime start/stop, NewTask order,
+ * of the course: command line, runtime start/stop, NewTask order,
  * the exit message and error reports. */
 #include "pyos.h"
 

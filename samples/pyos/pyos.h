@@ -1,7 +1,7 @@
 /* samples/pyos/pyos.h - what the task programs of samples/pyos/ share
- * (seed slides 113-150: the "operating system" of pyos2.py .. pyos6.py):
+ * (the "operating system" of pyos2.py .. pyos6.py):
  * the command line (--workers N), starting and stopping the runtime,
- * NewTask in the seed's order, the scheduler's exit message of slide 124
+ * NewTask in the seed's order, the scheduler's exit message
  * ("Task N terminated") and error reports.
  *
  * The exit message is printed by the task itself, right before its body
@@ -29,21 +29,21 @@ corio_rt *pyos_start(unsigned workers);
  * 1 when pyos_check saw an error or the shutdown failed. */
 int pyos_finish(corio_rt *rt);
 
-/* NewTask as the seed's scheduler handles it (slide 139): the new task is
+/* NewTask as the course's scheduler handles it: the new task is
  * queued, then the caller behind it, so the new task takes its first turn
  * before the caller goes on.  corio_task_spawn puts the new task in this
  * worker's run-next slot; the yield after it lets it run.  Returns the
  * result of corio_task_spawn. */
 int pyos_new(corio_tid *tid, corio_task_fn fn, void *arg);
 
-/* "Task N terminated" for the calling task (slide 124). */
+/* "Task N terminated" for the calling task. */
 void pyos_terminated(void);
 
 /* Report a failed call (`r` < 0) on stderr as "PROG: WHAT: reason" and
  * remember it for pyos_finish.  Returns r.  Any thread. */
 int pyos_check(int r, const char *what);
 
-/* The whole program of slides 121-136: sched.new(foo()); sched.new(bar());
+/* The whole program of pyos2..pyos4: sched.new(foo()); sched.new(bar());
  * sched.mainloop().  Parses the command line, starts the runtime, runs a
  * first task that starts foo and bar (in that order, as NewTask does) and
  * waits for both, then shuts down.  Returns the exit status. */

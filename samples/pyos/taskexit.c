@@ -1,8 +1,8 @@
-/* samples/pyos/taskexit.c - "Second Multitasking" (seed slides 123-128,
+/* samples/pyos/taskexit.c - "Second Multitasking" (the course's
  * pyos3.py): foo takes 10 turns and bar 5, so they end at different times.
  * pyos3's scheduler catches a task's end and prints "Task N terminated"
- * (slides 124-126); here each task prints it itself, as its last act
- * before returning (pyos.h says why).  One worker prints slide 128's
+ * in the course; here each task prints it itself, as its last act
+ * before returning (pyos.h says why).  One worker prints the course's
  *
  *     I'm foo / I'm bar  (five times) / I'm foo / Task B terminated /
  *     I'm foo (four times) / Task F terminated
@@ -36,5 +36,5 @@ static void *bar(void *arg) {
     return NULL;
 }
 
-/* sched.new(foo()); sched.new(bar()); sched.mainloop() (slide 127). */
+/* sched.new(foo()); sched.new(bar()); sched.mainloop(). */
 int main(int argc, char **argv) { return pyos_run_pair(argc, argv, "taskexit", foo, bar); }

@@ -1,15 +1,15 @@
-/* samples/pyos/waittask.c - "Waiting for Tasks": WaitTask (seed slides
- * 143-150, pyos6.py).  main starts foo, says "Waiting for child", waits
+/* samples/pyos/waittask.c - "Waiting for Tasks": WaitTask (the course's
+ * pyos6.py).  main starts foo, says "Waiting for child", waits
  * for foo to end (corio_task_join: main leaves the run queue and sleeps
- * until foo exits, slides 144-147), then says "Child done".  One worker
- * prints slide 150's
+ * until foo exits), then says "Child done".  One worker
+ * prints the course's
  *
  *     Waiting for child / I'm foo F (five times) / Task F terminated /
  *     Child done / Task M terminated
  *
- * Slide 149's foo prints a bare "I'm foo" but slide 150's output shows the
- * id, as slide 141's foo does; this foo prints the id, as the output does.
- * Waiting for a task that does not exist is answered at once (slide 148):
+ * The course's foo here prints a bare "I'm foo" but its output shows the
+ * id, as the foo of KillTask does; this foo prints the id, as the output does.
+ * Waiting for a task that does not exist is answered at once:
  * corio_task_join returns -ESRCH.
  *
  * usage: waittask [--workers N]
