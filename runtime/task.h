@@ -63,16 +63,8 @@ struct corio__task {
      * (killed first).  What join returns. */
     int error;
 
-    /* What the task is doing, for the dump (runtime/note.h, dump.c):
-     * written by the task itself and by the worker that runs it, read by
-     * a dump on any thread.  Relaxed atomics: a dump is a snapshot that
-     * may be a moment stale, and the stack walk checks `turns` around
-     * its reads (a seqlock, dump.c). */
-    corio__note note;
-
     /* ---- under `lock` ---- */
     corio__spin lock;
-    char name[CORIO_TASK_NAME_MAX]; /* "" when unnamed (corio_task_set_name) */
     uint32_t index;          /* slot in the id table (fixed) */
     uint64_t gen;            /* generation of the current id (idtable.c) */
     bool live;               /* holds a task (not on the free list) */
@@ -81,6 +73,15 @@ struct corio__task {
     bool joined;
     unsigned nwaiters;       /* joiners registered and not yet gone */
     corio__waiter *waiters;
+    char name[CORIO_TASK_NAME_MAX]; /* "" when unnamed (corio_task_set_name) */
+
+    /* What the task is doing, for the dump (runtime/note.h, dump.c):
+     * written by the task itself and by the worker that runs it, read by
+     * a dump on any thread.  Relaxed atomics: a dump is a snapshot that
+     * may be a moment stale, and the stack walk checks `turns` around
+     * its reads (a seqlock, dump.c).  Last: the fields above are the hot
+     * ones of a turn and a join, and keep their lines. */
+    corio__note note;
 };
 
 /* The notes of `t` (NULL for NULL: a plain thread's wait). */
