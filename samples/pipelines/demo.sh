@@ -83,27 +83,27 @@ tail_demo() {
     wait_bounded "$pid"
 }
 
-header "countdown 5  (a generator)"
+header "countdown 5 (a generator)"
 "$bin/countdown" 5
 
-header "grep python < lines  (a coroutine fed with send, then closed)"
+header "grep python < lines (a coroutine fed with send, then closed)"
 printf '%s\n' "Yeah, but no, but yeah, but no" "A series of tubes" \
     "python generators rock!" | "$bin/grep" python
 
-header "printer < lines  (the sink)"
+header "printer < lines (the sink)"
 printf '%s\n' "a line" "another line" | "$bin/printer"
 
 n=${#requests[@]}
-header "follow access-log --max-lines $n  (tail -f as a generator)"
+header "follow access-log --max-lines $n (tail -f as a generator)"
 tail_demo "$bin/follow" "$log" --max-lines "$n"
 
-header "copipe access-log python  (follow -> grep -> printer)"
+header "copipe access-log python (follow -> grep -> printer)"
 tail_demo "$bin/copipe" "$log" python --max-lines "$n"
 
-header "broadcast access-log  (follow -> broadcast -> 3 x grep -> printer)"
+header "broadcast access-log (follow -> broadcast -> 3 x grep -> printer)"
 tail_demo "$bin/broadcast" "$log" --max-lines "$n"
 
-header "broadcast-shared access-log  (the three greps share one printer)"
+header "broadcast-shared access-log (the three greps share one printer)"
 tail_demo "$bin/broadcast-shared" "$log" --max-lines "$n"
 
 header "broadcast access-log --pattern index --pattern html"
