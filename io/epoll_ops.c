@@ -141,6 +141,20 @@ static ssize_t nonsock_write(int fd, const struct iovec *iov, int iovcnt) {
     return neg(writev(fd, &cut, 1));
 }
 
+/* A read of a pipe (or another pollable descriptor that is not a socket)
+ * that never blocks the worker: readiness said "some data", but another
+ * task reading the same descriptor may have taken it in between, and a
+ * plain read of a blocking pipe would then block the worker until the
+ * next write (and a corio_close of it, which waits for its readers to
+ * leave, with it).  RWF_NOWAIT makes the kernel answer EAGAIN instead,
+ * and the call waits again.  Where a descriptor does not support it (a
+ * terminal), the plain read after a readiness check, as before. */
+static ssize_t nonsock_read(int fd, const struct iovec *iov, int iovcnt) {
+    ssize_t n = preadv2(fd, iov, iovcnt, -1, RWF_NOWAIT);
+    if (n >= 0 || errno != EOPNOTSUPP) return neg(n);
+    return neg(readv(fd, iov, iovcnt));
+}
+
 /* The call without blocking where the socket layer allows it (MSG_DONTWAIT),
  * else as it is.  *sock: false once the descriptor proved not a socket. */
 static ssize_t try_call(const corio__io_req *rq, bool *sock) {
@@ -170,7 +184,7 @@ static ssize_t try_call(const corio__io_req *rq, bool *sock) {
             *sock = false;
             return -ENOTSOCK;
         }
-        if (is_input(rq->kind)) return neg(readv(rq->fd, iov, iovcnt));
+        if (is_input(rq->kind)) return nonsock_read(rq->fd, iov, iovcnt);
         return nonsock_write(rq->fd, iov, iovcnt);
     default:
         return -EINVAL;

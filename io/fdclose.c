@@ -89,9 +89,18 @@ int corio__fd_close(int fd, int (*do_close)(int fd)) {
     closer c = {.fd = fd, .left = 0};
     corio__wait_init(&c.wait);
     corio__spin_lock(&b->lock);
-    if (closing(b, fd) != NULL) {
+    while (closing(b, fd) != NULL) {
+        /* Another close of the number is under way: this one comes after
+         * it and closes what the number names then.  Not -EBADF at once:
+         * between that close(2) and the removal of its mark, another
+         * worker may have been given the number for a new file (an
+         * accept, a pipe), and this close is of that file; refusing it
+         * would leak the file.  A true double close then gets -EBADF
+         * from the kernel.  Not killable (a close always happens): the
+         * yield's -ECANCELED is left for the next call. */
         corio__spin_unlock(&b->lock);
-        return -EBADF; /* as a second close(2) of one number would say */
+        (void)corio_task_yield();
+        corio__spin_lock(&b->lock);
     }
     c.next = b->closers;
     b->closers = &c;

@@ -64,8 +64,11 @@ static inline bool corio__fdwatch_closed(const corio__fdwatch *w) {
 }
 
 /* corio_close's protocol (above), with `do_close(fd)` as step 3; its
- * result, or -EBADF when another close of `fd` is under way.  Suspends;
- * a kill does not stop it (the descriptor is always closed).  Tasks only. */
+ * result.  A close of `fd` that finds another one under way waits for it
+ * (yielding) and then closes what the number names by then, as a wait
+ * does (a number reused at once by a new file is that file's close; a
+ * true double close gets -EBADF from the kernel).  Suspends; a kill does
+ * not stop it (the descriptor is always closed).  Tasks only. */
 int corio__fd_close(int fd, int (*do_close)(int fd));
 
 #endif

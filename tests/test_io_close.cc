@@ -9,6 +9,7 @@
 // The race rounds are bounded by count (CORIO_RACE_ROUNDS scales them); a
 // lost wake-up aborts through the round watchdog, which names the round
 // and what it waited for.
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -344,6 +345,93 @@ TEST_F(IoClose, ANumberReusedDuringTheCloseIsANewFile) {
   }
   printf("%ld rounds, the number was reused by the new file in %ld\n", rounds, reused);
   EXPECT_GT(reused, 0);
+}
+
+}  // namespace
+
+namespace {
+
+int open_fds() {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == nullptr) return -1;
+  while (dirent *e = readdir(d))
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n - 1;  // the directory's own descriptor
+}
+
+// Tasks on both workers open pipes and close both ends with corio_close,
+// as fast as they can: a number freed by one close is taken at once by
+// another task's pipe2, often while the first close has not finished.
+// Every close must close its file (0), and none may be lost.
+TEST_F(IoClose, ANumberReusedDuringAnotherCloseIsClosedToo) {
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  const int before = open_fds();
+  constexpr int kTasks = 4;
+  const long rounds = rounds_of(5000, 1000);
+  std::atomic<long> bad{0};
+  RoundWatchdog wd(kRoundLimit);
+  wd.waiting_for("the closing tasks");
+  std::vector<corio_tid> ids;
+  for (int i = 0; i < kTasks; i++)
+    ids.push_back(spawn(rt, [&]() -> void * {
+      for (long r = 0; r < rounds; r++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) return V(-errno);
+        for (int end : p)
+          if (corio_close(end) != 0) bad++;
+      }
+      return nullptr;
+    }));
+  for (corio_tid t : ids) EXPECT_EQ(0, join(rt, t));
+  EXPECT_EQ(0, bad.load()) << "closes that failed (each one a descriptor leaked)";
+  EXPECT_EQ(before, open_fds());
+}
+
+// Readers of one blocking pipe on both workers, one byte for all of them:
+// the one that loses the race to it must wait again, not block its worker
+// in read(2) (which also kept the close below from ever returning).
+TEST_F(IoClose, ReadersOfABlockingPipeRacingForOneByteAllLeaveOnClose) {
+  Rt rt(2);
+  ASSERT_EQ(0, rt.rc());
+  const long rounds = rounds_of(2000, 300);
+  RoundWatchdog wd(kRoundLimit);
+  long got = 0;
+  for (long round = 0; round < rounds; round++) {
+    wd.round(round);
+    int p[2];
+    ASSERT_EQ(0, pipe2(p, O_CLOEXEC));  // blocking on both ends
+    std::atomic<int> entered{0};
+    std::vector<corio_tid> readers;
+    for (int i = 0; i < 4; i++)
+      readers.push_back(spawn(rt, [&]() -> void * {
+        char c;
+        entered++;
+        return V(corio_read(p[0], &c, 1, CORIO_FOREVER));
+      }));
+    ASSERT_TRUE(eventually([&] { return entered.load() == 4; }));
+    ASSERT_EQ(1, write(p[1], "x", 1));
+    corio_tid closer = spawn(rt, [&]() -> void * {
+      corio_sleep_ns(CORIO_MS(1));
+      return V(corio_close(p[0]));
+    });
+    wd.waiting_for("the closer");
+    EXPECT_EQ(0, join(rt, closer)) << "round " << round;
+    wd.waiting_for("the readers");
+    int ones = 0;
+    for (corio_tid t : readers) {
+      intptr_t r = join(rt, t);
+      if (r == 1) ones++;
+      else EXPECT_EQ(-EBADF, r) << "round " << round;
+    }
+    EXPECT_EQ(1, ones) << "round " << round << ": one reader gets the byte";
+    got += ones;
+    close(p[1]);
+    if (HasFailure()) break;
+  }
+  printf("%ld rounds\n", got);
 }
 
 }  // namespace

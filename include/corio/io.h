@@ -82,12 +82,13 @@ CORIO_API int corio_openat(int dirfd, const char *path, int flags, mode_t mode,
  *  tasks have left their calls, so no operation of theirs is left in the
  *  kernel on it.  A call on `fd` that begins while it is being closed
  *  waits for the close and then runs on what the number names then
- *  (usually nothing: -EBADF).  Shutting down a server: close its listener
+ *  (usually nothing: -EBADF); so does a second corio_close of fd (a
+ *  number given at once to a new file is that file's close).  Shutting down a server: close its listener
  *  and the accepting task gets -EBADF (docs/server.md).
  *  No timeout: a close cannot be undone, and it is not cancelled by a kill
  *  (it completes, then the kill is seen).  Suspends the caller while the
  *  waits end (the time of one cancel each).  Tasks only.  Errors: -EBADF
- *  (fd < 0, not open, or being closed by another corio_close right now),
+ *  (fd < 0, or not open when its turn came),
  *  -EPERM (not in a task), -ENOTSUP (a runtime without I/O), -EIO and the
  *  rest of close(2)'s.  Only waits inside corio calls are seen: a plain
  *  thread blocked in read(2) on fd is not woken. */

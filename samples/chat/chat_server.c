@@ -223,9 +223,13 @@ static void join_room(int fd) {
     }
 }
 
+/* Set before the listener is closed: its number may go to a new file at
+ * once, and the acceptor must not make its next call on that. */
+static atomic_bool stopping;
+
 static void *acceptor(void *arg) {
     int lfd = (int)(intptr_t)arg;
-    for (;;) {
+    while (!atomic_load(&stopping)) {
         int fd = corio_accept(lfd, NULL, NULL, 0, CORIO_FOREVER);
         if (fd == -ECANCELED || fd == -EBADF || fd == -EINVAL) break; /* stopped */
         if (fd == -EMFILE || fd == -ENFILE) { /* out of descriptors: wait, retry */
@@ -252,6 +256,7 @@ static void *serve(void *arg) {
     if (corio_task_spawn(&acc, acceptor, (void *)(intptr_t)sv->lfd) != 0) return (void *)1;
     sv->sig = corio_signal_wait(&sv->sigs, CORIO_FOREVER);
     /* 1. No new clients: the acceptor's accept says -EBADF. */
+    atomic_store(&stopping, true);
     corio_close(sv->lfd);
     corio_task_join(acc, NULL);
     /* 2. Every writer sends its queue and "server shutting down". */

@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,9 @@ static struct {
 } st;
 
 static long max_conns = 10000;
+/* Set before the listener is closed: its number may go to a new file at
+ * once, and the acceptor must not make its next call on that. */
+static atomic_bool stopping;
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -89,7 +93,7 @@ static void *acceptor(void *arg) {
     int lfd = (int)(intptr_t)arg;
     int64_t last_log = 0;
     long refused_since_log = 0;
-    for (;;) {
+    while (!atomic_load(&stopping)) {
         if (atomic_load_explicit(&st.open, memory_order_relaxed) >= max_conns) {
             if (corio_sleep_ms(5) < 0) break;
             continue;
@@ -171,6 +175,7 @@ static void *serve(void *arg) {
                        corio_rt_workers(corio_task_runtime()), "");
         else break;
     }
+    atomic_store(&stopping, true);
     corio_close(sv->lfd);
     return NULL;
 }
