@@ -147,7 +147,7 @@ static void stack(dumper *d, corio__task *t, uint32_t turns) {
         }
     }
     atomic_thread_fence(memory_order_acquire);
-    if (atomic_load_explicit(&t->note.turns, memory_order_relaxed) != turns) {
+    if (atomic_load_explicit(&t->turns, memory_order_relaxed) != turns) {
         emit(d, "    (moved: it ran while its stack was read)");
         return;
     }
@@ -168,15 +168,15 @@ static void one(corio__task *t, void *arg) {
         return;
     }
     corio_tid id = corio__task_tid(t);
-    memcpy(name, t->name, sizeof name);
+    if (t->name_gen == t->gen) memcpy(name, t->name, sizeof name);
+    else name[0] = '\0';
     corio__spin_unlock(&t->lock);
     /* acquire: pairs with the release fence of corio__turn_enter. */
-    uint32_t turns = atomic_load_explicit(&t->note.turns, memory_order_acquire);
+    uint32_t turns = atomic_load_explicit(&t->turns, memory_order_acquire);
     unsigned st = atomic_load_explicit(&t->state.word, memory_order_acquire);
     unsigned why = atomic_load_explicit(&t->note.why, memory_order_relaxed);
     int64_t warg = atomic_load_explicit(&t->note.arg, memory_order_relaxed);
     int64_t since = atomic_load_explicit(&t->note.since, memory_order_relaxed);
-    int worker = atomic_load_explicit(&t->note.worker, memory_order_relaxed);
     int running = -1;
     for (unsigned i = 0; i < d->rt->nworkers; i++)
         if (atomic_load_explicit(&d->rt->workers[i].running, memory_order_relaxed) == t)
@@ -186,15 +186,13 @@ static void one(corio__task *t, void *arg) {
     if (running >= 0) {
         emit(d, "task %" PRIu64 " \"%s\" running on worker %d", id, name, running);
     } else if (st & CORIO__S_ACTIVE) {
-        if (turns == 0) emit(d, "task %" PRIu64 " \"%s\" ready (not started)", id, name);
-        else emit(d, "task %" PRIu64 " \"%s\" ready on worker %d", id, name, worker);
+        emit(d, "task %" PRIu64 " \"%s\" ready%s", id, name, turns == 0 ? " (not started)" : "");
     } else {
         char what[160];
         describe(d, why, warg, what, sizeof what);
         double secs = (why & 0xff) != CORIO__WHY_NONE ? (double)(d->now - since) / 1e9 : 0;
         if (secs < 0) secs = 0;
-        emit(d, "task %" PRIu64 " \"%s\" waiting %.3fs on worker %d: %s", id, name, secs, worker,
-             what);
+        emit(d, "task %" PRIu64 " \"%s\" waiting %.3fs: %s", id, name, secs, what);
         stack(d, t, turns);
     }
 }

@@ -4,12 +4,13 @@
  * Each blocking call notes why it waits just before its wait and clears
  * the note after it (corio__note_wait, corio__note_done); the worker
  * counts the task's turns and says where it runs (corio__turn_enter,
- * sched.h).  The fields are written by the task and its worker and read
+ * sched.h; the count lives in the task's hot lines, runtime/task.h).
+ * The fields are written by the task and its worker and read
  * by a dump on any thread, so they are atomics, all relaxed: a dump is a
  * snapshot that may be a moment stale, and nothing else reads them.  The
  * cost on the waits' path is three relaxed stores and a read of the
- * coarse clock (a few nanoseconds, from the vDSO); on the turn's path a
- * plain increment and a store, on lines the turn writes anyway. */
+ * coarse clock (a few nanoseconds, from the vDSO), on the task's last
+ * cache line, which nothing else on a turn's path touches. */
 #ifndef CORIO_RUNTIME_NOTE_H
 #define CORIO_RUNTIME_NOTE_H
 
@@ -36,8 +37,6 @@ enum corio__why {
 };
 
 typedef struct corio__note {
-    _Atomic uint32_t turns; /* turns begun: the worker's only (plain increment) */
-    _Atomic int32_t worker; /* the worker of the latest turn */
     _Atomic uint32_t why;   /* enum corio__why | sub << 8 */
     _Atomic int64_t arg;
     _Atomic int64_t since;  /* when the wait began (CLOCK_MONOTONIC_COARSE ns) */

@@ -131,11 +131,9 @@ static inline void corio__turn_enter(corio__worker *w, corio__task *t) {
     CORIO__STAT_ADD(w, tasks_run, 1);
     /* The dump's seqlock (dump.c): the count moves before the task runs;
      * the fence keeps the task's own writes (its stack) after it. */
-    atomic_store_explicit(&t->note.turns,
-                          atomic_load_explicit(&t->note.turns, memory_order_relaxed) + 1,
+    atomic_store_explicit(&t->turns, atomic_load_explicit(&t->turns, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&t->note.worker, (int32_t)w->index, memory_order_relaxed);
     atomic_store_explicit(&w->running, t, memory_order_relaxed);
     (void)corio__state_turn_begin(&t->state);
     t->yielded = false;

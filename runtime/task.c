@@ -155,6 +155,12 @@ static void set_name_locked(corio__task *t, const char *name) {
     size_t n = name != NULL ? strnlen(name, sizeof t->name - 1) : 0;
     if (n > 0) memcpy(t->name, name, n);
     t->name[n] = '\0';
+    t->name_gen = t->gen;
+}
+
+/* The task's name, or "" when it has none under its current id. */
+static const char *name_locked(const corio__task *t) {
+    return t->name_gen == t->gen ? t->name : "";
 }
 
 static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn fn, void *arg,
@@ -197,7 +203,7 @@ static int spawn(corio_rt *rt, corio__worker *w, corio_tid *tid, corio_task_fn f
         return -ESHUTDOWN;
     }
     t->rt = rt;
-    set_name_locked(t, name);
+    if (name != NULL) set_name_locked(t, name); /* else nothing: name_gen is stale */
     t->finished = t->detached = t->joined = false;
     t->nwaiters = 0;
     t->waiters = NULL;
@@ -318,9 +324,10 @@ int corio_task_get_name(corio_tid tid, char *buf, size_t len) {
     int err = 0;
     corio__task *t = named_lock(tid, &err);
     if (t == NULL) return err;
-    size_t n = strnlen(t->name, sizeof t->name);
+    const char *name = name_locked(t);
+    size_t n = strnlen(name, sizeof t->name);
     if (n > len - 1) n = len - 1;
-    memcpy(buf, t->name, n);
+    memcpy(buf, name, n);
     buf[n] = '\0';
     corio__spin_unlock(&t->lock);
     return 0;

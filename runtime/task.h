@@ -58,13 +58,17 @@ struct corio__task {
     bool started;            /* owned by whoever runs the task */
     bool yielded;            /* queued by a yield (the fairness turn runs it) */
     bool fair_run;           /* this turn came from the fairness turn */
+    corio__spin lock;        /* guards the fields marked "under lock" */
     unsigned budget;         /* cooperative budget left this turn (block.h) */
     /* Why it ended without running: -ENOMEM (no stack for it), -ECANCELED
      * (killed first).  What join returns. */
     int error;
+    /* Turns begun, for the dump's seqlock (dump.c): the worker's only (a
+     * plain increment in corio__turn_enter), here in a line every turn
+     * writes anyway. */
+    _Atomic uint32_t turns;
 
     /* ---- under `lock` ---- */
-    corio__spin lock;
     uint32_t index;          /* slot in the id table (fixed) */
     uint64_t gen;            /* generation of the current id (idtable.c) */
     bool live;               /* holds a task (not on the free list) */
@@ -73,7 +77,12 @@ struct corio__task {
     bool joined;
     unsigned nwaiters;       /* joiners registered and not yet gone */
     corio__waiter *waiters;
-    char name[CORIO_TASK_NAME_MAX]; /* "" when unnamed (corio_task_set_name) */
+    /* The name (corio_task_set_name), valid only while name_gen is the
+     * current gen: a spawn without a name writes nothing here, so a
+     * turn, a spawn and a finish touch only the struct's first three
+     * lines (this last one is for the dump). */
+    uint64_t name_gen;
+    char name[CORIO_TASK_NAME_MAX];
 
     /* What the task is doing, for the dump (runtime/note.h, dump.c):
      * written by the task itself and by the worker that runs it, read by

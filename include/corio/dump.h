@@ -3,11 +3,11 @@
  * on SIGQUIT).
  *
  *   corio: dump of runtime io_uring, 2 workers: 903 tasks alive (1203 spawned, 300 finished)
- *   task 8589934593 "acceptor" waiting 12.304s on worker 1: accept(fd 5)
+ *   task 8589934593 "acceptor" waiting 12.304s: accept(fd 5)
  *       #0 0x55d0c1a2b3c4 (echo_server+0x2b3c4)
  *       #1 0x55d0c1a2a0f1 corio_accept+0x41 (echo_server)
  *       #2 0x55d0c1a27e2d acceptor+0x8d (echo_server)
- *   task 12884901890 "conn 127.0.0.1:51234" ready on worker 0
+ *   task 12884901890 "conn 127.0.0.1:51234" ready
  *   task 17179869187 "" running on worker 1
  *   corio: end of dump (903 tasks)
  *
