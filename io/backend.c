@@ -26,6 +26,8 @@
 #include "io/epoll.h"
 #include "io/ring.h"
 #include "runtime/block.h"
+#include "runtime/note.h"
+#include "runtime/wait.h"
 #include "runtime/sched.h"
 
 static const corio__io_backend *const backends[] = {&corio__uring_backend,
@@ -52,6 +54,11 @@ const char *corio__io_kind_name(unsigned kind) {
         [CORIO__IO_SLEEP] = "sleep",
     };
     return kind < sizeof names / sizeof names[0] && names[kind] != NULL ? names[kind] : "io";
+}
+
+void corio__io_note(const corio__io_req *rq) {
+    if (rq->kind == CORIO__IO_SLEEP) corio__note_wait(CORIO__WHY_SLEEP, rq->kind, corio__deadline(rq->ns));
+    else corio__note_wait(CORIO__WHY_IO, rq->kind, rq->fd);
 }
 
 int64_t corio__io_now(void) {

@@ -81,6 +81,18 @@ const corio__io_backend *corio__io_current(void **p);
 ssize_t corio__writev_all(int fd, struct iovec *iov, int iovcnt, int64_t timeout_ns,
                           size_t *sent, bool sock);
 
+/* Does corio_close have to be able to end this request's wait
+ * (io/fdclose.h)?  Every request on a descriptor, except an open (its
+ * descriptor is a directory), the close itself and a sleep (none). */
+static inline bool corio__io_watched(const corio__io_req *rq) {
+    return rq->fd >= 0 && rq->kind != CORIO__IO_OPENAT && rq->kind != CORIO__IO_CLOSE &&
+           rq->kind != CORIO__IO_SLEEP;
+}
+
+/* Note what the calling task waits on for the task dump (runtime/note.h):
+ * the call and its descriptor, or a sleep and its deadline. */
+void corio__io_note(const corio__io_req *rq);
+
 /* The call a request kind stands for, as the task dump names it
  * ("recv", "accept", ...; io/dump.c). */
 const char *corio__io_kind_name(unsigned kind);

@@ -345,13 +345,10 @@ static ssize_t epoll_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     if (rq->kind != CORIO__IO_CLOSE && corio__block_killed(corio__block_self())) return -ECANCELED;
     /* The whole call, not only its waits, is one corio_close waits for
      * (io/fdclose.h): its system calls on fd then all reach the file the
-     * number had when the call began.  An open names a directory, a close
-     * is the closer's own, a sleep has no descriptor. */
-    corio__note_wait(rq->kind == CORIO__IO_SLEEP ? CORIO__WHY_SLEEP : CORIO__WHY_IO, rq->kind,
-                     rq->kind == CORIO__IO_SLEEP ? deadline_in(rq->ns) : rq->fd);
+     * number had when the call began (corio__io_watched says which). */
+    corio__io_note(rq);
     ssize_t n;
-    if (rq->fd < 0 || rq->kind == CORIO__IO_OPENAT || rq->kind == CORIO__IO_CLOSE ||
-        rq->kind == CORIO__IO_SLEEP) {
+    if (!corio__io_watched(rq)) {
         n = call(p, rq, timeout_ns, NULL);
     } else {
         corio__fdwatch watch;

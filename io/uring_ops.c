@@ -185,14 +185,9 @@ static ssize_t uring_run(void *p, const corio__io_req *rq, int64_t timeout_ns) {
     ssize_t now;
     if ((rq->kind == CORIO__IO_SEND || rq->kind == CORIO__IO_SENDMSG) && send_now(rq, &now))
         return now;
-    /* Every wait on a descriptor is one corio_close must be able to end
-     * (io/fdclose.h); an open's is a directory's, a close is the closer's
-     * own, a sleep has none. */
-    corio__note_wait(rq->kind == CORIO__IO_SLEEP ? CORIO__WHY_SLEEP : CORIO__WHY_IO, rq->kind,
-                     rq->kind == CORIO__IO_SLEEP ? corio__deadline(rq->ns) : rq->fd);
+    corio__io_note(rq);
     ssize_t n;
-    if (rq->fd < 0 || rq->kind == CORIO__IO_OPENAT || rq->kind == CORIO__IO_CLOSE ||
-        rq->kind == CORIO__IO_SLEEP) {
+    if (!corio__io_watched(rq)) {
         n = on_ring(rq, timeout_ns, NULL);
     } else {
         corio__fdwatch watch;
